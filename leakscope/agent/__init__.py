@@ -1,0 +1,126 @@
+"""The in-process agent: ``leakscope.agent.start()`` and ``leakscope.agent.stop()``.
+
+Start it from the program you want to watch::
+
+    import leakscope.agent
+    leakscope.agent.start()      # returns the socket path (idempotent)
+
+or run the program with ``LEAKSCOPE_AGENT=1`` and ``import leakscope``, or with
+``leakscope run -- python app.py``. The agent is one daemon thread blocked on a
+private Unix socket; it uses no CPU while nobody asks it anything.
+
+Environment:
+
+* ``LEAKSCOPE_SOCKET_DIR`` — socket directory (default ``$XDG_RUNTIME_DIR/leakscope``
+  or ``/tmp/leakscope-<uid>``); it must be a 0700 directory owned by the user.
+* ``LEAKSCOPE_FORK_AGENT=0`` — a forked child gets no agent of its own.
+* ``LEAKSCOPE_HISTORY_INTERVAL`` / ``LEAKSCOPE_HISTORY_KEEP`` — growth history
+  sampling (seconds; interval 0 turns it off).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+from leakscope.agent.server import Agent
+
+log = logging.getLogger("leakscope.agent")
+
+_agent = Agent()
+_history: Any = None
+_start_lock = threading.Lock()
+
+
+def start(directory: str | os.PathLike[str] | None = None) -> str | None:
+    """Start the agent in this process (idempotent) and return its socket path.
+
+    Returns None, after logging why on the ``leakscope`` logger, when the socket
+    directory is unsafe or the socket cannot be created; the host carries on.
+    """
+    try:
+        with _start_lock:
+            path = _agent.start(Path(directory) if directory is not None else None)
+            if path is not None:
+                _start_history()
+            return str(path) if path is not None else None
+    except Exception:  # the host must never see our failures
+        log.exception("leakscope agent could not start")
+        return None
+
+
+def stop() -> None:
+    """Stop the agent (if running), close its connections and remove its socket."""
+    try:
+        with _start_lock:
+            _stop_history()
+            _agent.stop()
+    except Exception:
+        log.exception("leakscope agent did not stop cleanly")
+
+
+def is_running() -> bool:
+    """True when this process's agent is serving."""
+    return _agent.running
+
+
+def socket_path() -> str | None:
+    """The socket path of this process's agent, or None."""
+    path = _agent.path
+    return str(path) if path is not None else None
+
+
+def current() -> Agent:
+    """The agent object of this process (for the service)."""
+    return _agent
+
+
+def history() -> Any:
+    """The growth history sampler, or None when history is off."""
+    return _history
+
+
+def _start_history() -> None:
+    global _history
+    if _history is not None:
+        return
+    try:
+        interval = float(os.environ.get("LEAKSCOPE_HISTORY_INTERVAL", "5"))
+        keep = float(os.environ.get("LEAKSCOPE_HISTORY_KEEP", "3600"))
+    except ValueError:
+        interval, keep = 5.0, 3600.0
+    if interval <= 0:
+        return
+    try:
+        from leakscope.history import History
+    except ImportError:
+        return
+    _history = History(interval_s=interval, keep_s=keep)
+    _history.start()
+
+
+def _stop_history() -> None:
+    global _history
+    if _history is not None:
+        try:
+            _history.stop()
+        finally:
+            _history = None
+
+
+def _after_fork_in_child() -> None:
+    global _history, _start_lock
+    _start_lock = threading.Lock()
+    was_running = _agent._listener is not None
+    _history = None  # its thread did not survive the fork
+    _agent.after_fork_in_child()
+    if was_running and os.environ.get("LEAKSCOPE_FORK_AGENT", "1") != "0":
+        start()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(stop)

@@ -1,0 +1,246 @@
+"""The agent's server: a daemon thread, a private Unix socket, a peer check.
+
+Life cycle:
+
+* `Agent.start` checks (or creates) the private socket directory, binds
+  ``<dir>/<pid>.sock`` with mode 0600 and starts one daemon thread blocked in
+  ``accept()`` — no CPU while idle.
+* Every accepted connection is checked with ``SO_PEERCRED`` before a single
+  RPyC byte is read: only the agent's own uid and root get through.
+* At most `MAX_CLIENTS` connections are served at once, each in its own
+  daemon thread; further clients wait in the listen backlog, and beyond that
+  the kernel refuses them. Idle connections are closed after `IDLE_TIMEOUT_S`.
+* `Agent.stop` (also run at exit) wakes the accept thread, closes the socket
+  and removes the file.
+* After ``fork()`` the child closes its copy of the parent's sockets without
+  touching the parent's file, and (unless ``LEAKSCOPE_FORK_AGENT=0``) starts its
+  own agent under its own PID.
+
+Nothing here raises into the host: failures are logged on the ``leakscope``
+logger and the host carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from leakscope import discovery
+
+log = logging.getLogger("leakscope.agent")
+
+MAX_CLIENTS = 16
+LISTEN_BACKLOG = 128
+IDLE_TIMEOUT_S = 300.0
+_UCRED = struct.Struct("3i")
+
+
+def peer_uid(conn: socket.socket) -> int:
+    """The uid of the process at the other end of a Unix socket (SO_PEERCRED)."""
+    raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _UCRED.size)
+    _pid, uid, _gid = _UCRED.unpack(raw)
+    return int(uid)
+
+
+class Agent:
+    """One agent per process: the listening socket and its threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._listener: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._path: Path | None = None
+        self._pid = 0
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._clients: set[socket.socket] = set()
+        self._clients_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self.started_at = 0.0
+        self.refused_peers = 0
+        self.served_connections = 0
+
+    # -- control -----------------------------------------------------------
+
+    @property
+    def path(self) -> Path | None:
+        """The socket path while running, else None."""
+        return self._path if self.running else None
+
+    @property
+    def running(self) -> bool:
+        """True while the accept thread is alive in this process."""
+        return (
+            self._thread is not None
+            and self._thread.is_alive()
+            and self._pid == os.getpid()
+        )
+
+    def start(self, directory: Path | None = None) -> Path | None:
+        """Start serving (idempotent). Returns the socket path, or None if refused."""
+        with self._lock:
+            if self.running:
+                return self._path
+            directory = directory or discovery.default_socket_dir()
+            try:
+                discovery.ensure_directory(directory)
+            except (discovery.UnsafeDirectory, OSError) as exc:
+                log.error("leakscope agent not started: unsafe socket directory: %s", exc)
+                return None
+            pid = os.getpid()
+            path = directory / f"{pid}{discovery.SOCKET_SUFFIX}"
+            try:
+                listener = self._bind(path)
+            except OSError as exc:
+                log.error("leakscope agent not started: cannot listen on %s: %s", path, exc)
+                return None
+            self._listener = listener
+            self._path = path
+            self._pid = pid
+            self._stopping.clear()
+            self.started_at = time.time()
+            self._thread = threading.Thread(
+                target=self._accept_loop, args=(listener,), name="leakscope-agent", daemon=True
+            )
+            self._thread.start()
+            log.info("leakscope agent listening on %s", path)
+            return path
+
+    @staticmethod
+    def _bind(path: Path) -> socket.socket:
+        if path.exists() or path.is_symlink():
+            # A leftover of an earlier process with our PID: ours to replace.
+            path.unlink()
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(path))
+            os.chmod(path, 0o600)
+            listener.listen(LISTEN_BACKLOG)
+        except OSError:
+            listener.close()
+            raise
+        return listener
+
+    def stop(self) -> None:
+        """Stop serving, close every connection and remove the socket file."""
+        with self._lock:
+            listener, path, thread = self._listener, self._path, self._thread
+            if listener is None:
+                return
+            self._stopping.set()
+            self._listener = None
+            if self._pid == os.getpid():
+                if path is not None:
+                    try:
+                        path.unlink()
+                    except OSError:
+                        pass
+                try:
+                    listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
+                except OSError:
+                    pass
+            listener.close()
+            with self._clients_lock:
+                clients = list(self._clients)
+                self._clients.clear()
+            for conn in clients:
+                try:
+                    conn.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=2.0)
+            self._thread = None
+            self._path = None
+
+    def after_fork_in_child(self) -> None:
+        """Drop the parent's sockets in a forked child without touching its files."""
+        # The lock may have been held by another thread at fork time: replace it.
+        self._lock = threading.RLock()
+        self._clients_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        listener = self._listener
+        self._listener = None
+        self._thread = None
+        self._path = None
+        if listener is not None:
+            listener.close()  # close only: shutdown would also stop the parent's socket
+        for conn in list(self._clients):
+            conn.close()
+        self._clients = set()
+
+    # -- serving -----------------------------------------------------------
+
+    def _accept_loop(self, listener: socket.socket) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                if self._stopping.is_set():
+                    return
+                time.sleep(0.05)
+                continue
+            try:
+                self._admit(conn)
+            except Exception:  # never let one client end the agent
+                log.exception("leakscope agent: error admitting a client")
+                conn.close()
+
+    def _admit(self, conn: socket.socket) -> None:
+        try:
+            uid = peer_uid(conn)
+        except OSError:
+            conn.close()
+            return
+        if uid != os.getuid() and uid != 0:
+            self.refused_peers += 1
+            log.warning("leakscope agent: refused a client of uid %d", uid)
+            conn.close()
+            return
+        # Wait for a free slot; clients beyond it queue in the backlog.
+        while not self._slots.acquire(timeout=1.0):
+            if self._stopping.is_set():
+                conn.close()
+                return
+        with self._clients_lock:
+            self._clients.add(conn)
+        self.served_connections += 1
+        threading.Thread(
+            target=self._serve, args=(conn,), name="leakscope-agent-client", daemon=True
+        ).start()
+
+    def _serve(self, sock: socket.socket) -> None:
+        from rpyc.core.stream import SocketStream
+
+        from leakscope.agent.protocol import BoundedChannel, StrictConnection
+        from leakscope.agent.service import LeakscopeService
+        from leakscope.wire import AGENT_RPYC_CONFIG
+
+        conn: Any = None
+        try:
+            config = dict(AGENT_RPYC_CONFIG, logger=log)
+            service = LeakscopeService(self)
+            conn = StrictConnection(service, BoundedChannel(SocketStream(sock)), config)
+            while not conn.closed and not self._stopping.is_set():
+                if not conn.serve(IDLE_TIMEOUT_S):
+                    break
+        except (EOFError, OSError):
+            pass
+        except Exception:
+            log.debug("leakscope agent: client connection ended with an error", exc_info=True)
+        finally:
+            try:
+                if conn is not None:
+                    conn.close()
+                else:
+                    sock.close()
+            except Exception:
+                pass
+            with self._clients_lock:
+                self._clients.discard(sock)
+            self._slots.release()

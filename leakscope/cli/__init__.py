@@ -1,0 +1,112 @@
+"""The ``leakscope`` command: a Click group of thin commands, one module each.
+
+Every failure reaches the user as one line on stderr (``leakscope: ...``) and
+a documented exit code (`leakscope.errors.ExitCode`); set ``LEAKSCOPE_DEBUG=1``
+to see the traceback of an internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from leakscope import __version__
+from leakscope.errors import ExitCode, LeakscopeError
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"leakscope: {message}", err=True)
+    sys.exit(code)
+
+
+class LeakscopeGroup(click.Group):
+    """A group whose errors are one line each, with the documented exit codes."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        kwargs["standalone_mode"] = False
+        try:
+            rv = super().main(*args, **kwargs)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            _fail("aborted", 130)
+        except click.UsageError as exc:
+            where = exc.ctx.command_path if exc.ctx is not None else "leakscope"
+            message = exc.format_message().replace("\n", " ")
+            _fail(f"{message} (see `{where} --help`)", ExitCode.USAGE)
+        except click.ClickException as exc:
+            _fail(exc.format_message().replace("\n", " "), exc.exit_code)
+        except LeakscopeError as exc:
+            _fail(exc.message, exc.code)
+        except KeyboardInterrupt:
+            sys.exit(130)
+        except BrokenPipeError:
+            sys.exit(0)
+        except Exception as exc:
+            if os.environ.get("LEAKSCOPE_DEBUG"):
+                traceback.print_exc()
+            _fail(
+                f"internal error: {type(exc).__name__}: {exc} (set LEAKSCOPE_DEBUG=1 for the "
+                "traceback, and please report it)",
+                ExitCode.INTERNAL,
+            )
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+@click.group(cls=LeakscopeGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="leakscope")
+def main() -> None:
+    """Find memory leaks in running Python processes.
+
+    A small agent inside the target process (started by
+    `leakscope.agent.start()`, `leakscope run`, or `leakscope attach`) answers
+    on a private Unix socket; these commands ask it what is alive, how old it
+    is, what holds it, and how the heap and memory are made up.
+
+    \b
+    Start with:
+      leakscope demo                     a built-in leaky program, walked through
+      leakscope ps                       processes that run an agent
+      leakscope prefs --pid PID          live tracked objects per class
+      leakscope oldest CLASS --attr url  the oldest live object of a class
+
+    Every command takes --json. Exit codes are listed in leakscope(1).
+    """
+
+
+def _register() -> None:
+    from leakscope.cli import demo, liverefs, ps
+
+    main.add_command(ps.ps)
+    main.add_command(liverefs.prefs)
+    main.add_command(liverefs.oldest)
+    main.add_command(liverefs.all_objects)
+    main.add_command(demo.demo)
+    for module_name, names in _OPTIONAL_COMMANDS:
+        try:
+            module = __import__(f"leakscope.cli.{module_name}", fromlist=names)
+        except ImportError:
+            continue
+        for name in names:
+            command = getattr(module, name, None)
+            if isinstance(command, click.Command):
+                main.add_command(command)
+
+
+# Commands that live in their own modules (added as they land).
+_OPTIONAL_COMMANDS: list[tuple[str, list[str]]] = [
+    ("heap", ["heap"]),
+    ("diff", ["diff"]),
+    ("memory", ["memory"]),
+    ("history", ["history"]),
+    ("sites", ["sites"]),
+    ("snapshot", ["snapshot"]),
+    ("attach", ["attach", "detach"]),
+    ("run", ["run"]),
+]
+
+_register()

@@ -1,0 +1,212 @@
+"""`leakscope prefs`, `oldest` and `all`: the live tracked objects of a process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from leakscope.cli.options import target_options
+from leakscope.errors import ExitCode, LeakscopeError
+from leakscope.grouping import GROUP_KEYS
+from leakscope.snapshot import ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
+
+SORTS = ("count", "age", "growth", "name")
+
+
+def _sorted(report: PrefsReport, sort: str, limit: int | None) -> PrefsReport:
+    keys = {
+        "count": lambda r: (-r.count, r.cls),
+        "age": lambda r: (-(r.oldest_age_s or 0.0), r.cls),
+        "growth": lambda r: (-(r.rate_per_min or 0.0), -(r.change_10m or 0), -r.count, r.cls),
+        "name": lambda r: (r.cls, r.group or ""),
+    }
+    rows = sorted(report.rows, key=keys[sort])  # type: ignore[arg-type]
+    if limit is not None:
+        rows = rows[:limit]
+    return PrefsReport(report.pid, report.time, tuple(rows), report.group_by, report.history)
+
+
+def fetch_prefs(
+    pid: int | None, ignore: tuple[str, ...], group_by: str | None, timeout: float
+) -> PrefsReport:
+    """Ask one agent for its live refs."""
+    from leakscope import client
+
+    with client.connect(pid, timeout) as c:
+        return PrefsReport.from_json(c.call("prefs", tuple(ignore), group_by))
+
+
+@click.command()
+@target_options
+@click.option(
+    "--ignore",
+    "-i",
+    multiple=True,
+    metavar="CLASS",
+    help="Hide this class and its subclasses (short or dotted name; repeatable), "
+    "as Scrapy's prefs(ignore=...).",
+)
+@click.option(
+    "--group-by",
+    "-g",
+    type=click.Choice(sorted(GROUP_KEYS)),
+    default=None,
+    help="Split each class by owner (leakscope.owner), creation site, Scrapy spider or URL domain.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(SORTS),
+    default="count",
+    show_default=True,
+    help="Row order; 'growth' needs the agent's history.",
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show at most N rows.")
+@click.option(
+    "--watch",
+    "-w",
+    type=click.FloatRange(0.2, 3600),
+    is_flag=False,
+    flag_value=2.0,
+    default=None,
+    metavar="[SECONDS]",
+    help="Redraw every SECONDS (default 2) with a sparkline per class, until Ctrl-C.",
+)
+def prefs(
+    pid: int | None,
+    timeout: float,
+    as_json: bool,
+    ignore: tuple[str, ...],
+    group_by: str | None,
+    sort: str,
+    limit: int | None,
+    watch: float | None,
+) -> None:
+    """Show the live tracked objects per class: count and age of the oldest.
+
+    Reads leakscope's registry (object_ref subclasses, track(cls)) and, when
+    Scrapy is loaded in the target, Scrapy's own trackref registry. With the
+    agent's history on (the default), also the change over the last minute and
+    ten minutes, and the growth rate.
+    """
+    if watch is not None:
+        from leakscope.cli.watch import watch_prefs
+
+        watch_prefs(pid, ignore, group_by, sort, limit, watch, timeout, as_json)
+        return
+    report = _sorted(fetch_prefs(pid, ignore, group_by, timeout), sort, limit)
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(report.to_json())
+        return
+    from leakscope.render.tables import prefs_table, print_table
+
+    print_table(prefs_table(report))
+
+
+def _attrs_option(func: Any) -> Any:
+    return click.option(
+        "--attr",
+        "-a",
+        "attrs",
+        multiple=True,
+        metavar="NAME",
+        help="Also show this attribute of the object (repeatable), e.g. --attr url.",
+    )(func)
+
+
+@click.command()
+@click.argument("class_name", metavar="CLASS")
+@target_options
+@_attrs_option
+@click.option(
+    "--why",
+    is_flag=True,
+    help="Also show the retention path: from a root (module, thread stack) to the object.",
+)
+@click.option(
+    "--graph",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="With --why: write the path as a Graphviz file (and .svg next to it when `dot` exists).",
+)
+def oldest(
+    class_name: str,
+    pid: int | None,
+    timeout: float,
+    as_json: bool,
+    attrs: tuple[str, ...],
+    why: bool,
+    graph: str | None,
+) -> None:
+    """Show the oldest live object of CLASS (as Scrapy's get_oldest).
+
+    CLASS is a short name (HtmlResponse) or a dotted one
+    (scrapy.http.response.html.HtmlResponse); every live class of that name is
+    searched. The object stays in the target: you see its class, id, age, a
+    bounded repr and the attributes asked for with --attr.
+    """
+    from leakscope import client
+
+    if graph and not why:
+        raise click.UsageError("--graph needs --why")
+    with client.connect(pid, timeout) as c:
+        data = c.call("oldest", class_name, tuple(attrs), why)
+    if not data.get("found"):
+        raise LeakscopeError(ExitCode.UNKNOWN_CLASS, f"no live objects of class {class_name!r}")
+    obj = ObjectInfo.from_json(data)
+    if graph and obj.why is not None:
+        from leakscope.render.paths import write_graph
+
+        written = write_graph(obj.why, graph)
+        click.echo(f"retention path written to {', '.join(written)}", err=True)
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(obj.to_json())
+        return
+    from leakscope.render.tables import object_panel, print_table
+
+    print_table(object_panel(obj, f"Oldest live {class_name}"))
+    if obj.why is not None:
+        from leakscope.render.paths import print_path
+
+        print_path(obj.why)
+
+
+@click.command("all")
+@click.argument("class_name", metavar="CLASS")
+@target_options
+@_attrs_option
+@click.option(
+    "--limit",
+    type=click.IntRange(0, 100_000),
+    default=100,
+    show_default=True,
+    help="Show at most N objects (the oldest ones).",
+)
+def all_objects(
+    class_name: str,
+    pid: int | None,
+    timeout: float,
+    as_json: bool,
+    attrs: tuple[str, ...],
+    limit: int,
+) -> None:
+    """List every live object of CLASS, oldest first (as Scrapy's iter_all)."""
+    from leakscope import client
+
+    with client.connect(pid, timeout) as c:
+        report = ObjectsReport.from_json(c.call("all", class_name, tuple(attrs), limit))
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(report.to_json())
+        return
+    from leakscope.render.tables import objects_table, print_table
+
+    print_table(objects_table(report))
+
+
+__all__ = ["prefs", "oldest", "all_objects", "fetch_prefs", "PrefsRow"]

@@ -1,0 +1,236 @@
+"""Where agents put their sockets, and how a client finds them.
+
+One socket per process, named after its PID, in a directory private to the
+user: ``$XDG_RUNTIME_DIR/leakscope/`` when that directory exists, else
+``/tmp/leakscope-<uid>/`` (``LEAKSCOPE_SOCKET_DIR`` overrides both). The
+directory must be a real directory (not a link), owned by the uid and closed to
+everyone else (no group/other bits); otherwise nobody uses it.
+
+A client looks for a PID's socket in every place that PID's agent could have
+chosen (its own environment, read from ``/proc``, included), so discovery does
+not depend on the client's environment matching the target's. Sockets of
+processes that are gone are swept when found.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SOCKET_SUFFIX = ".sock"
+
+
+class UnsafeDirectory(Exception):
+    """A socket directory that someone else owns or others can enter."""
+
+
+def default_socket_dir(uid: int | None = None, environ: dict[str, str] | None = None) -> Path:
+    """The directory an agent of *uid* with environment *environ* would use."""
+    env = os.environ if environ is None else environ
+    uid = os.getuid() if uid is None else uid
+    override = env.get("LEAKSCOPE_SOCKET_DIR")
+    if override:
+        return Path(override)
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "leakscope"
+    return Path(f"/tmp/leakscope-{uid}")
+
+
+def check_directory(path: Path, uid: int) -> None:
+    """Raise UnsafeDirectory unless *path* is a private directory owned by *uid*."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise UnsafeDirectory(f"{path} does not exist") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeDirectory(f"{path} is not a directory (a link or a file is in its place)")
+    if info.st_uid != uid:
+        raise UnsafeDirectory(f"{path} belongs to uid {info.st_uid}, not {uid}")
+    if info.st_mode & 0o077:
+        raise UnsafeDirectory(
+            f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; it must be 0700 (no group/other access)"
+        )
+
+
+def ensure_directory(path: Path) -> None:
+    """Create *path* as a 0700 directory if missing, then check it is safe to use."""
+    try:
+        path.mkdir(mode=0o700, parents=False)
+    except FileExistsError:
+        pass
+    except FileNotFoundError:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+    check_directory(path, os.getuid())
+
+
+def _process_environ(pid: int) -> dict[str, str]:
+    """The environment a process started with (empty if it cannot be read)."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return {}
+    env: dict[str, str] = {}
+    for item in raw.split(b"\0"):
+        key, sep, value = item.partition(b"=")
+        if sep and key in (b"XDG_RUNTIME_DIR", b"LEAKSCOPE_SOCKET_DIR"):
+            env[key.decode(errors="replace")] = value.decode(errors="replace")
+    return env
+
+
+def process_uid(pid: int) -> int | None:
+    """The real uid of a live process, or None if there is no such process."""
+    try:
+        return os.stat(f"/proc/{pid}").st_uid
+    except OSError:
+        return None
+
+
+def candidate_dirs(pid: int | None = None, uid: int | None = None) -> list[Path]:
+    """Every directory where the agent of *pid* (or any agent of *uid*) may live."""
+    uid = os.getuid() if uid is None else uid
+    dirs: list[Path] = []
+    if pid is not None:
+        target_env = _process_environ(pid)
+        if target_env:
+            dirs.append(default_socket_dir(uid, target_env))
+    if uid == os.getuid():
+        dirs.append(default_socket_dir(uid))
+    dirs.append(Path(f"/run/user/{uid}/leakscope"))
+    dirs.append(Path(f"/tmp/leakscope-{uid}"))
+    seen: set[Path] = set()
+    unique = []
+    for d in dirs:
+        if d not in seen:
+            seen.add(d)
+            unique.append(d)
+    return unique
+
+
+def socket_path(pid: int, uid: int | None = None) -> Path:
+    """Where the agent of *pid* puts its socket when started with our environment."""
+    return default_socket_dir(uid) / f"{pid}{SOCKET_SUFFIX}"
+
+
+def _is_socket(path: Path) -> bool:
+    try:
+        return stat.S_ISSOCK(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
+def find_socket(pid: int) -> Path | None:
+    """The socket of *pid*'s agent, in a directory that passes the safety check."""
+    uid = process_uid(pid)
+    if uid is None:
+        uid = os.getuid()
+    for directory in candidate_dirs(pid, uid):
+        path = directory / f"{pid}{SOCKET_SUFFIX}"
+        if _is_socket(path):
+            check_directory(directory, uid)
+            return path
+    return None
+
+
+@dataclass(frozen=True)
+class AgentSocket:
+    """A socket file found on disk and the PID it is named after."""
+
+    pid: int
+    path: Path
+    uid: int
+
+
+def _scan_dirs(all_users: bool) -> Iterator[tuple[Path, int]]:
+    me = os.getuid()
+    yielded: set[Path] = set()
+    for d in candidate_dirs(None, me):
+        if d not in yielded:
+            yielded.add(d)
+            yield d, me
+    if not all_users:
+        return
+    roots = [Path("/tmp"), Path("/run/user")]
+    for root in roots:
+        try:
+            entries = list(root.iterdir())
+        except OSError:
+            continue
+        for entry in entries:
+            if root.name == "tmp" and entry.name.startswith("leakscope-"):
+                d = entry
+            elif root.name == "user":
+                d = entry / "leakscope"
+            else:
+                continue
+            try:
+                uid = os.lstat(d).st_uid
+            except OSError:
+                continue
+            if d not in yielded:
+                yielded.add(d)
+                yield d, uid
+
+
+def _socket_older_than_process(path: Path, pid: int) -> bool:
+    """True when *path* predates the process now holding *pid* (PID reuse)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        ticks = int(fields[19])
+        with open("/proc/stat", "rb") as fh:
+            btime = next(int(line.split()[1]) for line in fh if line.startswith(b"btime"))
+        started = btime + ticks / os.sysconf("SC_CLK_TCK")
+        return os.lstat(path).st_mtime < started - 1.0
+    except (OSError, ValueError, IndexError, StopIteration):
+        return False
+
+
+def is_stale(sock: AgentSocket) -> bool:
+    """True when the process the socket is named after is gone (or is another process now)."""
+    if process_uid(sock.pid) is None:
+        return True
+    return _socket_older_than_process(sock.path, sock.pid)
+
+
+def sweep(sock: AgentSocket) -> bool:
+    """Remove a stale socket file; True if it was removed."""
+    try:
+        sock.path.unlink()
+        return True
+    except OSError:
+        return False
+
+
+def list_sockets(all_users: bool = False, sweep_stale: bool = True) -> list[AgentSocket]:
+    """Sockets of live agents (of this user, or of everyone when *all_users* and root).
+
+    Stale sockets found on the way are removed when *sweep_stale*.
+    """
+    found: dict[int, AgentSocket] = {}
+    for directory, uid in _scan_dirs(all_users):
+        try:
+            check_directory(directory, uid)
+            entries = list(directory.iterdir())
+        except (UnsafeDirectory, OSError):
+            continue
+        for entry in entries:
+            stem = entry.name[: -len(SOCKET_SUFFIX)]
+            if not entry.name.endswith(SOCKET_SUFFIX) or not stem.isdigit():
+                continue
+            if not _is_socket(entry):
+                continue
+            sock = AgentSocket(int(stem), entry, uid)
+            if is_stale(sock):
+                if sweep_stale:
+                    sweep(sock)
+                continue
+            found.setdefault(sock.pid, sock)
+    return sorted(found.values(), key=lambda s: s.pid)

@@ -1,0 +1,1 @@
+"""Renderers: typed snapshots in, Rich tables or JSON out. No domain logic here."""

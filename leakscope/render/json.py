@@ -1,0 +1,14 @@
+"""The ``--json`` renderer: one JSON document on stdout."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def emit(data: Any) -> None:
+    """Write *data* as indented JSON on stdout, with a final newline."""
+    sys.stdout.write(json.dumps(data, indent=2, sort_keys=False, default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
