@@ -150,6 +150,12 @@ class AgentSocket:
 
 def _scan_dirs(all_users: bool) -> Iterator[tuple[Path, int]]:
     me = os.getuid()
+    override = os.environ.get("LEAKSCOPE_SOCKET_DIR")
+    if override:
+        # An explicit directory names the set of agents to look at (lookups by
+        # PID still search everywhere, see find_socket).
+        yield Path(override), me
+        return
     yielded: set[Path] = set()
     for d in candidate_dirs(None, me):
         if d not in yielded:
