@@ -10,6 +10,7 @@ refusals to their codes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from pathlib import Path
@@ -97,15 +98,16 @@ def resolve(pid: int | None) -> tuple[int, Path]:
     if uid != me and me != 0:
         raise LeakscopeError(
             ExitCode.PERMISSION,
-            f"process {pid} belongs to user {_owner_name(uid)}; only that user or root may inspect it",
+            f"process {pid} belongs to user {_owner_name(uid)}; "
+            "only that user or root may inspect it",
         )
     try:
-        path = discovery.find_socket(pid)
+        found = discovery.find_socket(pid)
     except discovery.UnsafeDirectory as exc:
         raise LeakscopeError(
             ExitCode.PERMISSION, f"refusing to use the agent socket of process {pid}: {exc}"
         ) from None
-    if path is None:
+    if found is None:
         python = _is_python(pid)
         if python is False:
             raise LeakscopeError(ExitCode.NOT_PYTHON, f"process {pid} is not a Python process")
@@ -113,7 +115,7 @@ def resolve(pid: int | None) -> tuple[int, Path]:
             ExitCode.NO_AGENT,
             f"process {pid} runs no leakscope agent; " + _START_HINT.format(pid=pid),
         )
-    return pid, path
+    return pid, found
 
 
 class Client:
@@ -134,10 +136,8 @@ class Client:
 
     def close(self) -> None:
         """Close the connection (never raises)."""
-        try:
+        with contextlib.suppress(Exception):
             self._conn.close()
-        except Exception:
-            pass
 
     def call(self, method: str, *args: object, timeout: float | None = None) -> Any:
         """Call an exposed method with plain arguments; return its answer's payload."""

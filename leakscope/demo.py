@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import sys
 import threading
-from collections import deque
 import time
+from collections import deque
 
 import leakscope.agent
 from leakscope.trackref import object_ref

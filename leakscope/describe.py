@@ -25,7 +25,7 @@ _repr.maxlevel = 3
 def qualified_name(cls: type) -> str:
     """``module.QualName`` of a class (just the name for builtins)."""
     module = getattr(cls, "__module__", None) or "?"
-    name = getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?")
+    name = str(getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?"))
     return name if module == "builtins" else f"{module}.{name}"
 
 
@@ -34,7 +34,8 @@ def safe_repr(obj: object) -> str:
     try:
         text = _repr.repr(obj)
     except Exception as exc:
-        text = f"<{qualified_name(type(obj))} object at {id(obj):#x}; repr failed: {type(exc).__name__}>"
+        name = qualified_name(type(obj))
+        text = f"<{name} object at {id(obj):#x}; repr failed: {type(exc).__name__}>"
     if len(text) > MAX_REPR:
         text = text[: MAX_REPR - 3] + "..."
     return text

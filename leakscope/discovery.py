@@ -14,6 +14,7 @@ processes that are gone are swept when found.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ def check_directory(path: Path, uid: int) -> None:
         raise UnsafeDirectory(f"{path} belongs to uid {info.st_uid}, not {uid}")
     if info.st_mode & 0o077:
         raise UnsafeDirectory(
-            f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; it must be 0700 (no group/other access)"
+            f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; "
+            "it must be 0700 (no group/other access)"
         )
 
 
@@ -64,10 +66,8 @@ def ensure_directory(path: Path) -> None:
         pass
     except FileNotFoundError:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        try:
+        with contextlib.suppress(FileExistsError):
             path.mkdir(mode=0o700)
-        except FileExistsError:
-            pass
     check_directory(path, os.getuid())
 
 

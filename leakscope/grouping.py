@@ -41,7 +41,9 @@ class GroupKey:
 GROUP_KEYS: dict[str, GroupKey] = {
     "owner": GroupKey("owner", "the leakscope.owner(...) current when the object was made", True),
     "site": GroupKey("site", "file:line that created the object (sites must be on)", True),
-    "spider": GroupKey("spider", "the Scrapy spider that owns the request/response", False, _spider),
+    "spider": GroupKey(
+        "spider", "the Scrapy spider that owns the request/response", False, _spider
+    ),
     "domain": GroupKey("domain", "the host of the request/response URL", False, _domain),
 }
 

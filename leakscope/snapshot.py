@@ -167,3 +167,98 @@ class ObjectsReport:
             "total": self.total,
             "objects": [o.to_json() for o in self.objects],
         }
+
+
+@dataclass(frozen=True)
+class HeapRow:
+    """One partition of the heap: a type, a via label, a module, a size bucket..."""
+
+    kind: str
+    count: int
+    size: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "count": self.count, "size": self.size}
+
+
+@dataclass(frozen=True)
+class HeapReport:
+    """A census of the target's heap, partitioned one way."""
+
+    pid: int
+    partition: str
+    of: str | None
+    total_count: int
+    total_size: int
+    elapsed_s: float
+    max_pause_s: float
+    partial: bool
+    backend: str
+    rows: tuple[HeapRow, ...]
+    collected: bool = False
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HeapReport:
+        return cls(
+            pid=int(data.get("pid", 0)),
+            partition=str(data.get("partition", "type")),
+            of=data.get("of"),
+            total_count=int(data.get("total_count", 0)),
+            total_size=int(data.get("total_size", 0)),
+            elapsed_s=float(data.get("elapsed_s", 0.0)),
+            max_pause_s=float(data.get("max_pause_s", 0.0)),
+            partial=bool(data.get("partial", False)),
+            backend=str(data.get("backend", "builtin")),
+            rows=tuple(
+                HeapRow(str(r["kind"]), int(r["count"]), int(r.get("size", 0)))
+                for r in data.get("rows", [])
+            ),
+            collected=bool(data.get("collected", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "partition": self.partition,
+            "of": self.of,
+            "backend": self.backend,
+            "total_count": self.total_count,
+            "total_size": self.total_size,
+            "elapsed_s": self.elapsed_s,
+            "max_pause_s": self.max_pause_s,
+            "partial": self.partial,
+            "collected": self.collected,
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    """The memory picture of a process, with its verdict."""
+
+    pid: int
+    figures: dict[str, Any]
+    verdict: dict[str, Any]
+    trim: dict[str, Any] | None
+    samples: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> MemoryReport:
+        return cls(
+            pid=int(data.get("pid", 0)),
+            figures=dict(data.get("figures") or {}),
+            verdict=dict(data.get("verdict") or {}),
+            trim=data.get("trim"),
+            samples=tuple(data.get("samples") or ()),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "verdict": self.verdict.get("verdict"),
+            "reason": self.verdict.get("reason"),
+            "trim_may_help": self.verdict.get("trim_may_help"),
+            "figures": self.figures,
+            "trim": self.trim,
+            "samples": list(self.samples),
+        }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -41,10 +42,8 @@ class Target:
     def stop(self) -> int:
         if self.proc.poll() is None:
             assert self.proc.stdin is not None
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            except OSError:
-                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -100,7 +99,9 @@ def basic_target(target_factory) -> Target:
     return target_factory("basic", "10", "5")
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     """Run the real `leakscope` command in a subprocess."""
     full_env = dict(os.environ)
     full_env["PYTHONPATH"] = os.pathsep.join(

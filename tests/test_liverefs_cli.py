@@ -51,9 +51,7 @@ def test_ignore_by_short_and_dotted_name(basic_target):
     pid = str(basic_target.pid)
     names = set(_rows(cli_json("prefs", "--pid", pid, "--ignore", "Widget")))
     assert names == {"Gadget", "Plain"}
-    names = set(
-        _rows(cli_json("prefs", "--pid", pid, "-i", "__main__.Gadget", "-i", "object_ref"))
-    )
+    names = set(_rows(cli_json("prefs", "--pid", pid, "-i", "__main__.Gadget", "-i", "object_ref")))
     # object_ref is the base of Widget and Gadget: both go; Plain is tracked by track().
     assert names == {"Plain"}
 

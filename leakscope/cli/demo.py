@@ -54,7 +54,10 @@ def _run_step(title: str, args: list[str], pause: float) -> None:
     help="Run a real Scrapy crawl with several spiders instead (needs Scrapy installed).",
 )
 @click.option(
-    "--pause", type=click.FloatRange(0, 60), default=1.0, show_default=True,
+    "--pause",
+    type=click.FloatRange(0, 60),
+    default=1.0,
+    show_default=True,
     help="Seconds between steps.",
 )
 def demo(use_scrapy: bool, pause: float) -> None:
@@ -70,7 +73,8 @@ def demo(use_scrapy: bool, pause: float) -> None:
             from leakscope.integrations.scrapy_demo import run_demo
         except ImportError as exc:
             raise LeakscopeError(
-                ExitCode.USAGE, f"the Scrapy demo needs Scrapy: pip install 'leakscope[scrapy]' ({exc})"
+                ExitCode.USAGE,
+                f"the Scrapy demo needs Scrapy: pip install 'leakscope[scrapy]' ({exc})",
             ) from None
         run_demo(pause=pause)
         return
@@ -80,7 +84,9 @@ def demo(use_scrapy: bool, pause: float) -> None:
         click.secho(f"Started a leaky demo program: pid {pid}, agent socket {path}", bold=True)
         time.sleep(1.0)
         _run_step("Which processes run a leakscope agent?", ["ps"], pause)
-        _run_step("What is alive, per class, and how old is the oldest?", ["prefs", "--pid", pid], pause)
+        _run_step(
+            "What is alive, per class, and how old is the oldest?", ["prefs", "--pid", pid], pause
+        )
         time.sleep(1.0)
         _run_step(
             "A moment later: Page and Request keep growing, Session does not.",

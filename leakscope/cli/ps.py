@@ -33,7 +33,8 @@ def list_agents(all_users: bool, timeout: float = 5.0) -> list[AgentInfo]:
 
     found = []
     for sock in discovery.list_sockets(all_users=all_users):
-        python, argv = "?", ()
+        python = "?"
+        argv: tuple[str, ...] = ()
         try:
             with client.connect_path(sock.pid, sock.path, timeout) as c:
                 python = str(c.hello.get("python", "?"))
@@ -60,9 +61,7 @@ def list_agents(all_users: bool, timeout: float = 5.0) -> list[AgentInfo]:
             role = "master"
         else:
             role = ""
-        with_roles.append(
-            AgentInfo(a.pid, a.name, a.python, a.socket, a.ppid, a.argv, role)
-        )
+        with_roles.append(AgentInfo(a.pid, a.name, a.python, a.socket, a.ppid, a.argv, role))
     return with_roles
 
 

@@ -1,0 +1,101 @@
+"""`leakscope diff`: what grew — between two snapshot files, a file and now, or over an interval."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from leakscope.cli.options import target_options
+from leakscope.errors import ExitCode, LeakscopeError
+
+
+@click.command()
+@click.argument("files", nargs=-1, type=click.Path(dir_okay=False), metavar="[OLD [NEW]]")
+@target_options
+@click.option(
+    "--against",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Compare the live process (--pid) with this snapshot file.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(0, 86400),
+    default=None,
+    metavar="SECONDS",
+    help="Snapshot the live process now and again after SECONDS, and compare.",
+)
+@click.option(
+    "--group-by",
+    type=click.Choice(["owner", "site"]),
+    default=None,
+    help="Compare per class and owner (or creation site).",
+)
+@click.option(
+    "--heap/--no-heap",
+    "with_heap",
+    default=None,
+    help="Include a by-type census of live snapshots (default: on with --interval).",
+)
+@click.option("--collect", is_flag=True, help="Run gc.collect() before each live census.")
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=25, show_default=True, help="Rows to show."
+)
+def diff(
+    files: tuple[str, ...],
+    pid: int | None,
+    timeout: float,
+    as_json: bool,
+    against: str | None,
+    interval: float | None,
+    group_by: str | None,
+    with_heap: bool | None,
+    collect: bool,
+    limit: int,
+) -> None:
+    """Show what grew, biggest growth first.
+
+    \b
+      leakscope diff OLD.json NEW.json         two snapshot files
+      leakscope diff --pid P --against OLD.json a file and the live process
+      leakscope diff --pid P --interval 30      the live process now and in 30 s
+
+    Rows are per class (or class and group), with the count before, after, and
+    the delta; with a heap census on both sides, also per type of the heap.
+    """
+    from leakscope import compare, snapfile
+
+    modes = sum([bool(files), against is not None, interval is not None])
+    if modes != 1:
+        raise click.UsageError("give two snapshot files, or --against FILE, or --interval SECONDS")
+    if files:
+        if len(files) != 2:
+            raise click.UsageError("diff needs exactly two snapshot files: OLD NEW")
+        before, after = snapfile.read(files[0]), snapfile.read(files[1])
+    elif against is not None:
+        before = snapfile.read(against)
+        heap = bool(before.get("heap")) if with_heap is None else with_heap
+        after = snapfile.take(pid, heap, timeout, collect)
+    else:
+        assert interval is not None
+        heap = True if with_heap is None else with_heap
+        before = snapfile.take(pid, heap, timeout, collect)
+        if not as_json:
+            click.echo(f"first snapshot taken; waiting {interval:g} s...", err=True)
+        time.sleep(interval)
+        after = snapfile.take(before["pid"], heap, timeout, collect)
+    try:
+        result = compare.compare(before, after, group_by)
+    except ValueError as exc:
+        raise LeakscopeError(ExitCode.USAGE, str(exc)) from None
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(result)
+        return
+    from rich.console import Console
+
+    from leakscope.render.diff import diff_view
+
+    Console().print(diff_view(result, limit))

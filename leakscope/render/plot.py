@@ -1,0 +1,54 @@
+"""A terminal plot of one class's count over time."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Group
+from rich.text import Text
+
+from leakscope.render.text import sparkline
+
+_BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def history_plot(name: str, samples: list[dict[str, Any]], tall: bool = False) -> Group:
+    """A sparkline (or, with *tall*, a 10-line bar chart) of the samples."""
+    counts = [int(s["count"]) for s in samples]
+    if not counts:
+        return Group(Text(f"{name}: no samples yet", style="yellow"))
+    first, last = samples[0]["t"], samples[-1]["t"]
+    span = f"{time.strftime('%H:%M:%S', time.localtime(first))} → " + time.strftime(
+        "%H:%M:%S", time.localtime(last)
+    )
+    head = Text(
+        f"{name}: {counts[-1]:,} live now, min {min(counts):,}, max {max(counts):,}, "
+        f"{len(counts)} samples, {span}",
+        style="bold",
+    )
+    if not tall:
+        return Group(head, Text(sparkline(counts, width=80)))
+    width = 72
+    step = max(1, len(counts) // width)
+    points = [max(counts[i : i + step]) for i in range(0, len(counts), step)][-width:]
+    low, high = min(points), max(points)
+    rows = 10
+    lines = []
+    for level in range(rows, 0, -1):
+        line = []
+        for v in points:
+            height = 0.0 if high == low else (v - low) / (high - low) * rows
+            if height >= level:
+                line.append("█")
+            elif height > level - 1:
+                line.append(_BLOCKS[int((height - (level - 1)) * 8)])
+            else:
+                line.append(" ")
+        label = (
+            f"{low + (high - low) * level / rows:>10,.0f} ┤"
+            if level in (rows, 1)
+            else " " * 11 + "│"
+        )
+        lines.append(Text(label + "".join(line)))
+    return Group(head, *lines)

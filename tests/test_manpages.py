@@ -1,0 +1,40 @@
+"""The man pages in man/ match the Click commands: every command, every option."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from leakscope.cli import main
+
+MAN = Path(__file__).parent.parent / "man"
+
+
+def test_man_pages_are_current():
+    result = subprocess.run(
+        [sys.executable, str(MAN / "build.py"), "--check"], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_option_has_a_man_entry():
+    for name, cmd in main.commands.items():
+        page = (MAN / f"leakscope-{name}.1").read_text()
+        ctx = click.Context(cmd, info_name=name)
+        for param in cmd.get_params(ctx):
+            if isinstance(param, click.Option):
+                for opt in param.opts:
+                    assert opt.replace("-", "\\-") in page, (name, opt)
+
+
+def test_main_page_lists_every_command_and_exit_code():
+    page = (MAN / "leakscope.1").read_text()
+    for name in main.commands:
+        assert f"leakscope\\-{name}" in page
+    from leakscope.errors import ExitCode
+
+    for code in ExitCode:
+        assert f"\\fB{int(code)}\\fR" in page
