@@ -1,0 +1,109 @@
+"""`leakscope heap` and `oldest --why` on a target whose heap contents are known."""
+
+from __future__ import annotations
+
+import pytest
+
+from leakscope.errors import ExitCode
+from tests.conftest import cli_json, run_cli
+
+
+@pytest.fixture
+def heapy(target_factory):
+    return target_factory("heapy")
+
+
+def _by_kind(data: dict) -> dict[str, dict]:
+    return {r["kind"]: r for r in data["rows"]}
+
+
+def test_by_type_counts_exactly(heapy):
+    data = cli_json("heap", "--pid", str(heapy.pid), "--limit", "10000", timeout=120)
+    assert data["partition"] == "type"
+    assert _by_kind(data)["__main__.Holder"]["count"] == 10_000
+    assert data["total_count"] > 20_000  # the dicts and ints are counted too
+    assert data["total_size"] > 0
+    assert data["partial"] is False
+    assert data["collected"] is False
+    assert data["elapsed_s"] >= data["max_pause_s"] >= 0
+    assert {"pid", "partition", "total_count", "total_size", "elapsed_s", "max_pause_s"} <= set(
+        data
+    )
+
+
+def test_by_via_names_the_meta_attribute(heapy):
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-via", "dict", "--limit", "50")
+    assert data["partition"] == "via"
+    labels = {r["kind"]: r["count"] for r in data["rows"]}
+    meta = [n for label, n in labels.items() if "meta" in label]
+    assert meta and max(meta) >= 10_000, labels
+
+
+def test_by_referrer_names_the_holder_class(heapy):
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-referrer", "Holder")
+    kinds = [r["kind"] for r in data["rows"]]
+    assert "list" in kinds, kinds  # HOLDERS is a list
+
+
+def test_by_module_and_size(heapy):
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-module")
+    assert data["partition"] == "module"
+    assert data["rows"]
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-size")
+    assert data["partition"] == "size"
+    assert sum(r["count"] for r in data["rows"]) <= data["total_count"]
+
+
+def test_max_objects_marks_partial(heapy):
+    full = cli_json("heap", "--pid", str(heapy.pid))
+    data = cli_json("heap", "--pid", str(heapy.pid), "--max-objects", "1000")
+    assert data["partial"] is True
+    assert full["partial"] is False
+    assert data["total_count"] < full["total_count"] / 2
+
+
+def test_collect_is_reported(heapy):
+    data = cli_json("heap", "--pid", str(heapy.pid), "--collect", "--limit", "3")
+    assert data["collected"] is True
+
+
+def test_heap_table_and_growth_between_censuses(heapy):
+    before = cli_json("heap", "--pid", str(heapy.pid), "--limit", "10000")
+    assert heapy.proc.stdin is not None and heapy.proc.stdout is not None
+    heapy.proc.stdin.write("grow 3000\n")
+    heapy.proc.stdin.flush()
+    assert heapy.proc.stdout.readline().strip() == "ok"
+    after = cli_json("heap", "--pid", str(heapy.pid), "--limit", "10000")
+    holder = "__main__.Holder"
+    assert _by_kind(after)[holder]["count"] - _by_kind(before)[holder]["count"] == 3000
+    table = run_cli("heap", "--pid", str(heapy.pid), "--limit", "5")
+    assert table.returncode == 0
+    assert (
+        "Cumulative" in table.stdout
+        and "Holder"
+        in cli_json("heap", "--pid", str(heapy.pid), "--limit", "10")["rows"].__repr__()
+    )
+
+
+def test_unknown_backend_or_type_is_one_line(heapy):
+    result = run_cli("heap", "--pid", str(heapy.pid), "--by-via", "NoSuchType")
+    assert result.returncode in (ExitCode.USAGE, ExitCode.UNKNOWN_CLASS), result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_why_names_the_real_holder(heapy):
+    data = cli_json("oldest", "Lonely", "--pid", str(heapy.pid), "--why", timeout=120)
+    why = data["why"]
+    assert why["found"] is True
+    labels = " ".join(e["label"] for e in why["edges"])
+    assert "HOLDERS" in labels, why
+    assert "meta" in labels and "friend" in labels, why
+    assert why["edges"][-1]["to_kind"].endswith("Lonely")
+
+
+def test_why_graph_file(heapy, tmp_path):
+    out = tmp_path / "path.dot"
+    result = run_cli("oldest", "Lonely", "--pid", str(heapy.pid), "--why", "--graph", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert text.startswith("digraph") and "friend" in text
