@@ -314,9 +314,7 @@ def _growth(hist: Any, name: str) -> dict[str, Any]:
 
 
 def _history_name(hist: Any, name: str) -> str:
-    known: set[str] = set()
-    for sample in hist.samples():
-        known.update(sample.get("counts", {}))
+    known = set(hist.class_names())
     if name in known:
         return name
     matches = sorted(k for k in known if k.rsplit(".", 1)[-1] == name)

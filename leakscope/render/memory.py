@@ -66,7 +66,9 @@ def memory_view(report: MemoryReport) -> Group:
         table.add_row(
             "malloc_trim(0)",
             f"{size(t.get('rss_before'))} → {size(t.get('rss_after'))}",
-            "done" if t.get("trimmed") else "not supported here",
+            ("released memory" if t.get("trimmed") else "nothing to release")
+            if t.get("supported", True)
+            else "malloc_trim is not available here",
         )
     verdict = str(report.verdict.get("verdict", "?"))
     body = (
