@@ -18,7 +18,7 @@ def diff_view(result: dict[str, Any], limit: int) -> Group:
         f"{result['interval_s']:g} s apart",
         title_justify="left",
     )
-    t.add_column("Class", style="bold")
+    t.add_column("Class", style="bold", overflow="fold", min_width=20)
     if grouped:
         t.add_column(str(result["group_by"]).capitalize())
     for name in ("Before", "After", "Δ"):

@@ -41,7 +41,7 @@ def prefs_table(
     if grouped:
         title += f", by {report.group_by}"
     table = Table(title=title, title_justify="left")
-    table.add_column("Class", style="bold")
+    table.add_column("Class", style="bold", overflow="fold", min_width=20)
     if grouped:
         table.add_column(report.group_by.capitalize() if report.group_by else "Group")
     table.add_column("Count", justify="right")

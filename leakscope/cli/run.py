@@ -1,0 +1,32 @@
+"""``leakscope run``: start a program with the agent on, without touching its code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from leakscope.integrations.run import run_program
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option(
+    "--children",
+    is_flag=True,
+    help="Give an agent to the program's child Python processes too (started or forked).",
+)
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+def run(children: bool, command: tuple[str, ...]) -> None:
+    """Run COMMAND with a leakscope agent in it, e.g. `leakscope run -- scrapy crawl NAME`.
+
+    The first Python process of COMMAND gets the agent before its own code runs
+    (a start-up hook on PYTHONPATH; no code changes), and `leakscope ps` lists
+    it. Python processes it starts or forks get none, unless --children.
+    Signals sent to `leakscope run` are passed on; its exit status is
+    COMMAND's. Where the agent listens is printed on stderr.
+    """
+    code = run_program(command, children=children, say=lambda line: click.echo(line, err=True))
+    sys.exit(code)

@@ -1,0 +1,1 @@
+"""Integrations with the world outside one process: Scrapy, `leakscope run`, `attach`."""

@@ -1,0 +1,1 @@
+"""A Scrapy project for leakscope's tests: the demo spiders, the extension on."""
