@@ -183,8 +183,32 @@ class Client:
         )
 
 
-def connect(pid: int | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> Client:
-    """Find the agent of *pid* (or the only agent), connect and shake hands."""
+#: Set by ``leakscope --remote PREFIX``: every connection then goes through that
+#: command prefix (ssh, kubectl exec, docker exec) to the leakscope on the other side.
+_remote_prefix: list[str] | None = None
+
+
+def set_remote(prefix: list[str] | None) -> None:
+    """Route every later `connect` through a remote command prefix (None: local)."""
+    global _remote_prefix
+    _remote_prefix = prefix
+
+
+def remote_prefix() -> list[str] | None:
+    """The remote command prefix in force, or None for local connections."""
+    return _remote_prefix
+
+
+def connect(pid: int | None = None, timeout: float = DEFAULT_TIMEOUT_S) -> Any:
+    """Find the agent of *pid* (or the only agent), connect and shake hands.
+
+    Returns a `Client` (or, with a remote prefix set, an object with the same
+    ``pid``, ``hello``, ``call`` and context-manager interface).
+    """
+    if _remote_prefix is not None:
+        from leakscope.integrations.remote import connect_remote
+
+        return connect_remote(_remote_prefix, pid, timeout)
     pid, path = resolve(pid)
     return connect_path(pid, path, timeout)
 

@@ -30,6 +30,7 @@ class ExitCode(enum.IntEnum):
     BAD_SNAPSHOT = 14
     ATTACH_FAILED = 15
     AGENT_ERROR = 16  # the agent answered with an error of its own
+    PARTIAL = 17  # several processes asked, some could not answer (the rest is shown)
 
 
 class LeakscopeError(Exception):

@@ -40,6 +40,7 @@ EXIT_MEANINGS = {
     ExitCode.BAD_SNAPSHOT: "a snapshot file is unreadable, truncated or of an unknown schema",
     ExitCode.ATTACH_FAILED: "the agent could not be started in the process (attach)",
     ExitCode.AGENT_ERROR: "the agent reported an error of its own",
+    ExitCode.PARTIAL: "several processes were asked and some could not answer (the rest is shown)",
 }
 
 EXAMPLES: dict[str, list[tuple[str, str]]] = {

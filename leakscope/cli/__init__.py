@@ -59,7 +59,18 @@ class LeakscopeGroup(click.Group):
 
 @click.group(cls=LeakscopeGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="leakscope")
-def main() -> None:
+@click.option(
+    "--remote",
+    metavar="PREFIX",
+    default=None,
+    help='Run on another host or container through this command prefix, e.g. "ssh user@box", '
+    '"kubectl exec -i mypod --", "docker exec -i ctr". The leakscope installed there talks '
+    "to the agent; tables are drawn here. No TCP port is opened.",
+)
+@click.option(
+    "--host", metavar="USER@HOST", default=None, help='Shorthand for --remote "ssh USER@HOST".'
+)
+def main(remote: str | None, host: str | None) -> None:
     """Find memory leaks in running Python processes.
 
     A small agent inside the target process (started by
@@ -76,6 +87,11 @@ def main() -> None:
 
     Every command takes --json. Exit codes are listed in leakscope(1).
     """
+    if remote is not None or host is not None:
+        from leakscope import client
+        from leakscope.integrations.remote import parse_prefix
+
+        client.set_remote(parse_prefix(remote, host))
 
 
 def _register() -> None:
@@ -107,6 +123,7 @@ _OPTIONAL_COMMANDS: list[tuple[str, list[str]]] = [
     ("snapshot", ["snapshot"]),
     ("attach", ["attach", "detach"]),
     ("run", ["run"]),
+    ("remote_call", ["remote_call"]),
 ]
 
 _register()

@@ -6,13 +6,13 @@ import time
 
 import click
 
-from leakscope.cli.options import target_options
+from leakscope.cli.options import many_target_options, single_pid
 from leakscope.errors import ExitCode, LeakscopeError
 
 
 @click.command()
 @click.argument("files", nargs=-1, type=click.Path(dir_okay=False), metavar="[OLD [NEW]]")
-@target_options
+@many_target_options
 @click.option(
     "--against",
     type=click.Path(dir_okay=False),
@@ -44,7 +44,8 @@ from leakscope.errors import ExitCode, LeakscopeError
 )
 def diff(
     files: tuple[str, ...],
-    pid: int | None,
+    pids: tuple[int, ...],
+    all_agents: bool,
     timeout: float,
     as_json: bool,
     against: str | None,
@@ -69,6 +70,13 @@ def diff(
     modes = sum([bool(files), against is not None, interval is not None])
     if modes != 1:
         raise click.UsageError("give two snapshot files, or --against FILE, or --interval SECONDS")
+    pid = single_pid(pids, all_agents)
+    if pid is False:
+        if interval is None:
+            raise click.UsageError("several processes at once: use --interval")
+        _diff_many(pids, all_agents, interval, with_heap, collect, timeout, as_json, limit)
+        return
+    assert pid is not True
     if files:
         if len(files) != 2:
             raise click.UsageError("diff needs exactly two snapshot files: OLD NEW")
@@ -99,3 +107,78 @@ def diff(
     from leakscope.render.diff import diff_view
 
     Console().print(diff_view(result, limit))
+
+
+def _diff_many(
+    pids: tuple[int, ...],
+    all_agents: bool,
+    interval: float,
+    with_heap: bool | None,
+    collect: bool,
+    timeout: float,
+    as_json: bool,
+    limit: int,
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from leakscope import compare, multi, snapfile
+    from leakscope.cli.liverefs import finish_many
+
+    wanted = multi.target_pids(pids, all_agents)
+    heap = bool(with_heap)
+    gone: dict[int, str] = {}
+
+    def take_all(pids_now: list[int]) -> dict[int, dict]:
+        def one(p: int) -> tuple[int, dict | None]:
+            try:
+                return p, snapfile.take(p, heap, timeout, collect)
+            except LeakscopeError as exc:
+                gone[p] = exc.message
+                return p, None
+
+        with ThreadPoolExecutor(max_workers=min(16, len(pids_now))) as pool:
+            return {p: snap for p, snap in pool.map(one, pids_now) if snap is not None}
+
+    first = take_all(wanted)
+    time.sleep(interval)
+    second = take_all(list(first))
+    merged: dict[str, dict] = {}
+    for p in second:
+        for row in compare.compare(first[p], second[p])["rows"]:
+            slot = merged.setdefault(
+                row["class"],
+                {"class": row["class"], "before": 0, "after": 0, "delta": 0, "per_pid": {}},
+            )
+            for k in ("before", "after", "delta"):
+                slot[k] += row[k]
+            slot["per_pid"][str(p)] = row["delta"]
+    rows = sorted(merged.values(), key=lambda r: (-r["delta"], -r["after"], r["class"]))
+    if not second:
+        raise LeakscopeError(ExitCode.TARGET_EXITED, "no process answered both snapshots")
+    data = {
+        "pids": sorted(second),
+        "interval_s": interval,
+        "gone": {str(p): m for p, m in gone.items()},
+        "rows": rows,
+    }
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(data)
+    else:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"Growth over {interval:g} s — {len(second)} processes")
+        table.add_column("Class", style="bold", overflow="fold")
+        for p in sorted(second):
+            table.add_column(f"Δ {p}", justify="right")
+        table.add_column("Δ total", justify="right", style="bold")
+        for row in rows[:limit]:
+            table.add_row(
+                row["class"],
+                *[f"{row['per_pid'].get(str(p), 0):+d}" for p in sorted(second)],
+                f"{row['delta']:+d}",
+            )
+        Console().print(table)
+    finish_many(gone)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from leakscope.cli.options import target_options
+from leakscope.cli.options import many_target_options, single_pid
 from leakscope.snapshot import HeapReport
 
 
@@ -35,7 +35,7 @@ def fetch_heap(
 
 
 @click.command()
-@target_options
+@many_target_options
 @click.option(
     "--by-type", "partition", flag_value="type", default=True, help="Partition by type (default)."
 )
@@ -81,7 +81,8 @@ def fetch_heap(
     help="Run gc.collect() in the target first (off by default: collection can hide a leak).",
 )
 def heap(
-    pid: int | None,
+    pids: tuple[int, ...],
+    all_agents: bool,
     timeout: float,
     as_json: bool,
     partition: str,
@@ -107,6 +108,13 @@ def heap(
         partition = "via"
     elif referrer:
         partition = "referrer"
+    pid = single_pid(pids, all_agents)
+    if pid is False:
+        _heap_many(
+            pids, all_agents, partition, of, limit, max_objects, backend, collect, timeout, as_json
+        )
+        return
+    assert pid is not True
     report = fetch_heap(pid, partition, of, limit, max_objects, backend, collect, timeout)
     if as_json:
         from leakscope.render.json import emit
@@ -117,3 +125,52 @@ def heap(
     from leakscope.render.tables import print_table
 
     print_table(heap_table(report))
+
+
+def _heap_many(
+    pids: tuple[int, ...],
+    all_agents: bool,
+    partition: str,
+    of: str | None,
+    limit: int,
+    max_objects: int | None,
+    backend: str,
+    collect: bool,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    from leakscope import multi
+    from leakscope.cli.liverefs import finish_many
+
+    if partition != "type":
+        raise click.UsageError("several processes at once: only --by-type")
+    wanted = multi.target_pids(pids, all_agents)
+    result = multi.fan_out(
+        wanted,
+        lambda c: c.call("heap", "type", of, 10_000, max_objects, backend, collect),
+        timeout,
+    )
+    answered = [p for p in wanted if p in result.answers]
+    data = {
+        "pids": answered,
+        "partition": "type",
+        "gone": {str(p): m for p, m in result.gone.items()},
+        "per_pid": {
+            str(p): {
+                k: result.answers[p][k]
+                for k in ("total_count", "total_size", "elapsed_s", "max_pause_s", "partial")
+            }
+            for p in answered
+        },
+        "rows": multi.merge_heap(result.answers)[:limit],
+    }
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(data)
+    else:
+        from leakscope.render.multi import multi_heap_table
+        from leakscope.render.tables import print_table
+
+        print_table(multi_heap_table(data))
+    finish_many(result.gone)

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from leakscope.cli.options import target_options
+from leakscope.cli.options import many_target_options, report_gone, single_pid, target_options
 from leakscope.errors import ExitCode, LeakscopeError
 from leakscope.grouping import GROUP_KEYS
 from leakscope.snapshot import ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
@@ -38,7 +38,7 @@ def fetch_prefs(
 
 
 @click.command()
-@target_options
+@many_target_options
 @click.option(
     "--ignore",
     "-i",
@@ -73,7 +73,8 @@ def fetch_prefs(
     help="Redraw every SECONDS (default 2) with a sparkline per class, until Ctrl-C.",
 )
 def prefs(
-    pid: int | None,
+    pids: tuple[int, ...],
+    all_agents: bool,
     timeout: float,
     as_json: bool,
     ignore: tuple[str, ...],
@@ -88,7 +89,17 @@ def prefs(
     Scrapy is loaded in the target, Scrapy's own trackref registry. With the
     agent's history on (the default), also the change over the last minute and
     ten minutes, and the growth rate.
+
+    With several --pid, or --all, the table has one column per process and a
+    total, and marks the process whose objects grow fastest.
     """
+    pid = single_pid(pids, all_agents)
+    if pid is False:
+        if watch is not None:
+            raise click.UsageError("--watch follows one process; give one --pid")
+        _prefs_many(pids, all_agents, ignore, group_by, limit, timeout, as_json)
+        return
+    assert pid is not True
     if watch is not None:
         from leakscope.cli.watch import watch_prefs
 
@@ -103,6 +114,50 @@ def prefs(
     from leakscope.render.tables import prefs_table, print_table
 
     print_table(prefs_table(report))
+
+
+def _prefs_many(
+    pids: tuple[int, ...],
+    all_agents: bool,
+    ignore: tuple[str, ...],
+    group_by: str | None,
+    limit: int | None,
+    timeout: float,
+    as_json: bool,
+) -> None:
+    from leakscope import multi
+
+    wanted = multi.target_pids(pids, all_agents)
+    result = multi.fan_out(wanted, lambda c: c.call("prefs", tuple(ignore), group_by), timeout)
+    answered = [p for p in wanted if p in result.answers]
+    rows = multi.merge_prefs(result.answers)
+    fastest = multi.fastest_growing(rows, answered)
+    if limit is not None:
+        rows = rows[:limit]
+    data: dict[str, Any] = {
+        "pids": answered,
+        "group_by": group_by,
+        "fastest_growing": fastest,
+        "gone": {str(p): m for p, m in result.gone.items()},
+        "rows": [{k: v for k, v in r.items() if k != "rate_per_pid"} for r in rows],
+    }
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(data)
+    else:
+        from leakscope.render.multi import multi_prefs_table
+        from leakscope.render.tables import print_table
+
+        print_table(multi_prefs_table(data))
+    finish_many(result.gone)
+
+
+def finish_many(gone: dict[int, str]) -> None:
+    """Report processes that could not answer; exit PARTIAL if any."""
+    if gone:
+        report_gone(gone)
+        raise SystemExit(ExitCode.PARTIAL)
 
 
 def _attrs_option(func: Any) -> Any:

@@ -30,3 +30,46 @@ def target_options(func: F) -> F:
         help="Process to inspect; may be left out when exactly one process runs an agent.",
     )(func)
     return func
+
+
+def many_target_options(func: F) -> F:
+    """Add a repeatable --pid, --all, --timeout and --json to a command."""
+    func = click.option(
+        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
+    )(func)
+    func = click.option(
+        "--timeout",
+        type=click.FloatRange(0.1, 3600),
+        default=30.0,
+        show_default=True,
+        help="Seconds to wait for each agent's answer.",
+    )(func)
+    func = click.option(
+        "--all",
+        "all_agents",
+        is_flag=True,
+        help="Ask every process that runs an agent (root: every user's), one column each.",
+    )(func)
+    func = click.option(
+        "--pid",
+        "-p",
+        "pids",
+        type=click.IntRange(min=1),
+        multiple=True,
+        help="Process to inspect (repeatable: one column per process); may be left out "
+        "when exactly one process runs an agent.",
+    )(func)
+    return func
+
+
+def single_pid(pids: tuple[int, ...], all_agents: bool) -> int | None | bool:
+    """The one PID asked for (None: find the only agent), or False for a multi-process query."""
+    if all_agents or len(pids) > 1:
+        return False
+    return pids[0] if pids else None
+
+
+def report_gone(gone: dict[int, str]) -> None:
+    """One line on stderr per process that could not answer."""
+    for pid, message in sorted(gone.items()):
+        click.echo(f"leakscope: process {pid} gone or not answering: {message}", err=True)
