@@ -1,0 +1,97 @@
+"""Whole-command cost: `leakscope prefs --pid P`, start to exit, at 1M live tracked objects.
+
+Starts a target holding N tracked objects spread over 50 classes, then runs
+the real `leakscope prefs --pid P` (table and --json) repeatedly as a
+subprocess and prints the median and best wall time, next to the same
+target's answer time inside the agent and Python's own start-up time measured
+in the same run (`python -c pass`), so the ratio says what leakscope adds.
+
+    python bench/bench_cli.py            # 1M objects, 15 runs each
+    python bench/bench_cli.py --quick    # 100k objects, 5 runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+TARGET = r"""
+import sys, leakscope.agent
+from leakscope.trackref import object_ref
+classes = [type(f"Cls{i}", (object_ref,), {}) for i in range(50)]
+keep = [classes[i % 50]() for i in range(int(sys.argv[1]))]
+print(leakscope.agent.start(), flush=True)
+sys.stdin.read()
+"""
+
+
+def timed(cmd: list[str], env: dict[str, str], runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True
+        )
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    n = 100_000 if args.quick else 1_000_000
+    runs = 5 if args.quick else 15
+    with tempfile.TemporaryDirectory() as d:
+        sockets = os.path.join(d, "s")
+        os.mkdir(sockets, 0o700)
+        env = dict(os.environ, LEAKSCOPE_SOCKET_DIR=sockets, COLUMNS="120")
+        target = subprocess.Popen(
+            [sys.executable, "-c", TARGET, str(n)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        assert target.stdout is not None and target.stdin is not None
+        target.stdout.readline()
+        pid = str(target.pid)
+        try:
+            bare = timed([sys.executable, "-c", "pass"], env, runs)
+            table = timed([sys.executable, "-m", "leakscope", "prefs", "--pid", pid], env, runs)
+            js = timed(
+                [sys.executable, "-m", "leakscope", "prefs", "--pid", pid, "--json"], env, runs
+            )
+            from leakscope import client
+
+            with client.connect(int(pid)) as c:
+                inner = []
+                for _ in range(50):
+                    t0 = time.perf_counter()
+                    c.call("prefs", (), None)
+                    inner.append(time.perf_counter() - t0)
+        finally:
+            target.stdin.close()
+            target.wait(timeout=30)
+
+    def ms(xs: list[float]) -> str:
+        return f"median {1000 * statistics.median(xs):7.1f} ms   best {1000 * min(xs):7.1f} ms"
+
+    print(f"leakscope prefs at {n:,} live tracked objects (50 classes), {runs} runs each")
+    print(f"  python -c pass (start-up alone)  {ms(bare)}")
+    print(f"  leakscope prefs --pid P (table)   {ms(table)}")
+    print(f"  leakscope prefs --pid P --json    {ms(js)}")
+    print(f"  one prefs call over the socket    {ms(inner)}  (connection reused)")
+    print(
+        f"  target: under 250 ms for the whole command -> table/target = "
+        f"{statistics.median(table) / 0.250:.2f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
