@@ -13,8 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from leakscope import trackref
-
 
 def _spider(obj: object) -> str | None:
     from leakscope.integrations.scrapy import spider_of
@@ -67,6 +65,8 @@ class Row:
 
 def live_rows(group_by: str | None = None) -> list[Row]:
     """Rows of both registries (leakscope's and Scrapy's), grouped when asked."""
+    from leakscope import trackref
+
     stats = trackref.class_stats() + trackref.scrapy_class_stats()
     if group_by is None:
         return [Row(s.cls, s.count, s.oldest, s.source) for s in stats]
@@ -89,6 +89,8 @@ def live_rows(group_by: str | None = None) -> list[Row]:
 
 
 def _computed_rows(stats: list[Any], compute: Callable[[object], str | None]) -> list[Row]:
+    from leakscope import trackref
+
     rows: list[Row] = []
     deadline = time.monotonic() + 10.0
     for stat in stats:

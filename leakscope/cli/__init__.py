@@ -94,36 +94,75 @@ def main(remote: str | None, host: str | None) -> None:
         client.set_remote(parse_prefix(remote, host))
 
 
-def _register() -> None:
-    from leakscope.cli import demo, liverefs, ps
+#: Every command: name -> (module under leakscope.cli, attribute). Modules are
+#: imported only when their command runs (or --help lists them), so a query
+#: does not pay for the imports of attach, run or the Scrapy demo.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "ps": ("ps", "ps"),
+    "prefs": ("liverefs", "prefs"),
+    "oldest": ("liverefs", "oldest"),
+    "all": ("liverefs", "all_objects"),
+    "heap": ("heap", "heap"),
+    "diff": ("diff", "diff"),
+    "snapshot": ("snapshot", "snapshot"),
+    "memory": ("memory", "memory"),
+    "history": ("history", "history"),
+    "sites": ("sites", "sites"),
+    "run": ("run", "run"),
+    "attach": ("attach", "attach"),
+    "detach": ("attach", "detach"),
+    "demo": ("demo", "demo"),
+    "_call": ("remote_call", "remote_call"),
+}
 
-    main.add_command(ps.ps)
-    main.add_command(liverefs.prefs)
-    main.add_command(liverefs.oldest)
-    main.add_command(liverefs.all_objects)
-    main.add_command(demo.demo)
-    for module_name, names in _OPTIONAL_COMMANDS:
+
+def _load(name: str) -> click.Command | None:
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return None
+    import importlib
+
+    try:
+        module = importlib.import_module(f"leakscope.cli.{entry[0]}")
+    except ImportError:
+        return None
+    command = getattr(module, entry[1], None)
+    return command if isinstance(command, click.Command) else None
+
+
+class _LazyCommands(dict):  # type: ignore[type-arg]
+    """main.commands, filled on first use of each name."""
+
+    def __missing__(self, name: str) -> click.Command:
+        command = _load(name)
+        if command is None:
+            raise KeyError(name)
+        self[name] = command
+        return command
+
+    def get(self, name: str, default: object = None) -> object:  # type: ignore[override]
         try:
-            module = __import__(f"leakscope.cli.{module_name}", fromlist=names)
-        except ImportError:
-            continue
-        for name in names:
-            command = getattr(module, name, None)
-            if isinstance(command, click.Command):
-                main.add_command(command)
+            return self[name]
+        except KeyError:
+            return default
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name in COMMANDS
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(sorted(COMMANDS))
+
+    def __len__(self) -> int:
+        return len(COMMANDS)
+
+    def keys(self):  # type: ignore[no-untyped-def]
+        return sorted(COMMANDS)
+
+    def items(self):  # type: ignore[no-untyped-def]
+        return [(n, c) for n in sorted(COMMANDS) if (c := self.get(n)) is not None]
+
+    def values(self):  # type: ignore[no-untyped-def]
+        return [c for _, c in self.items()]
 
 
-# Commands that live in their own modules (added as they land).
-_OPTIONAL_COMMANDS: list[tuple[str, list[str]]] = [
-    ("heap", ["heap"]),
-    ("diff", ["diff"]),
-    ("memory", ["memory"]),
-    ("history", ["history"]),
-    ("sites", ["sites"]),
-    ("snapshot", ["snapshot"]),
-    ("attach", ["attach", "detach"]),
-    ("run", ["run"]),
-    ("remote_call", ["remote_call"]),
-]
-
-_register()
+main.commands = _LazyCommands()
