@@ -54,7 +54,7 @@ _TYPICAL_LARGE_BLOCK = 1024
 _GROWTH_PER_LARGE_BLOCK = 64 * 1024
 
 # Below these, growth or held memory is noise for a Python process.
-_GROWTH_FLOOR = 16 * _MIB
+_GROWTH_FLOOR = 4 * _MIB
 _GROWTH_SHARE = 0.10
 _HELD_FLOOR = 16 * _MIB
 _HELD_SHARE = 0.30
@@ -528,7 +528,8 @@ def _verdict(samples: list[dict[str, Any]], now_figures: dict[str, Any]) -> dict
     if base is None or base_rss is None:
         since = "no earlier sample to compare"
     elif rss - base_rss < max(_GROWTH_FLOOR, _GROWTH_SHARE * base_rss):
-        since = f"RSS {_mib(base_rss)} -> {_mib(rss)}, no real growth"
+        floor = max(_GROWTH_FLOOR, _GROWTH_SHARE * base_rss)
+        since = f"RSS {_mib(base_rss)} -> {_mib(rss)}, less than {_mib(floor)} of growth"
     else:
         since = ""
     if since:
