@@ -29,10 +29,11 @@ def target_pids(pids: tuple[int, ...], all_agents: bool) -> list[int]:
     if all_agents:
         from leakscope import client
 
-        if client.remote_prefix() is not None:
+        prefix = client.remote_prefix()
+        if prefix is not None:
             from leakscope.integrations.remote import list_agents as remote_agents
 
-            found = [a.pid for a in remote_agents(client.remote_prefix())]
+            found = [a.pid for a in remote_agents(prefix)]
         else:
             from leakscope import discovery
 

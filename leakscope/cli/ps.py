@@ -79,7 +79,15 @@ def ps(all_users: bool, as_json: bool) -> None:
     "master" or "worker" when agent-bearing processes are parent and child
     (a pre-fork server).
     """
-    agents = list_agents(all_users or os.getuid() == 0)
+    from leakscope import client
+
+    prefix = client.remote_prefix()
+    if prefix is not None:
+        from leakscope.integrations import remote
+
+        agents = remote.list_agents(prefix, all_users)
+    else:
+        agents = list_agents(all_users or os.getuid() == 0)
     if as_json:
         from leakscope.render.json import emit
 
