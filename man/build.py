@@ -175,6 +175,15 @@ def main_page() -> str:
         "\\fBLEAKSCOPE_HISTORY_INTERVAL\\fR, \\fBLEAKSCOPE_HISTORY_KEEP\\fR",
         "growth history: seconds between samples (0 turns it off) and seconds kept",
         ".TP",
+        "\\fBLEAKSCOPE_REMOTE_COMMAND\\fR",
+        _esc("with --remote: the leakscope command on the other side (default: leakscope)"),
+        ".TP",
+        "\\fBLEAKSCOPE_METRICS=127.0.0.1:9464\\fR",
+        _esc(
+            "the agent also serves Prometheus metrics there (loopback unless "
+            "LEAKSCOPE_METRICS_ALLOW_REMOTE=1)"
+        ),
+        ".TP",
         "\\fBLEAKSCOPE_DEBUG=1\\fR",
         "print the traceback of an internal error",
         ".SH FILES",
