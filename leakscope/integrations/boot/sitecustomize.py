@@ -6,9 +6,10 @@ otherwise find. That one is still run, first, so the user's start-up code keeps
 working. Then, if ``LEAKSCOPE_RUN=1``, the agent starts.
 
 Without ``--children`` the hook takes itself out of the environment (its PYTHONPATH
-entry and the ``LEAKSCOPE_RUN*`` variables), so processes the program starts get
-no agent, and sets ``LEAKSCOPE_FORK_AGENT=0`` (unless already set) so forked
-children get none either. It never prints: how the start went is appended to the
+entry and the ``LEAKSCOPE_RUN*`` variables), so programs the program starts
+(``exec``) get no agent. Forked children that do not ``exec`` are the same program
+— a pre-fork server's workers — and follow the agent's fork rule: each gets its
+own agent unless ``LEAKSCOPE_FORK_AGENT=0``. It never prints: how the start went is appended to the
 file named by ``LEAKSCOPE_RUN_REPORT``, which ``leakscope run`` reads.
 """
 
@@ -56,7 +57,6 @@ def _leave_no_trace() -> None:
         os.environ.pop("PYTHONPATH", None)
     for name in _VARIABLES:
         os.environ.pop(name, None)
-    os.environ.setdefault("LEAKSCOPE_FORK_AGENT", "0")
 
 
 def _report(path: str | None, line: str) -> None:
