@@ -13,7 +13,10 @@ Environment:
 
 * ``LEAKSCOPE_SOCKET_DIR`` — socket directory (default ``$XDG_RUNTIME_DIR/leakscope``
   or ``/tmp/leakscope-<uid>``); it must be a 0700 directory owned by the user.
-* ``LEAKSCOPE_FORK_AGENT=0`` — a forked child gets no agent of its own.
+* ``LEAKSCOPE_FORK_AGENT=0`` — a forked child gets no agent of its own. By
+  default a child made by ``os.fork()`` (or ``multiprocessing``'s fork start
+  method) starts its own agent `FORK_GRACE_S` after the fork, under its own PID;
+  a child made by ``subprocess`` (which execs at once) gets none.
 * ``LEAKSCOPE_HISTORY_INTERVAL`` / ``LEAKSCOPE_HISTORY_KEEP`` — growth history
   sampling (seconds; interval 0 turns it off).
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -112,15 +116,61 @@ def _stop_history() -> None:
             _history = None
 
 
+#: Seconds a forked child waits before binding its own socket: a child that
+#: execs at once (``fork`` + ``exec``) leaves no socket file behind.
+FORK_GRACE_S = 0.1
+
+_exiting = False
+_fork_timer: threading.Timer | None = None
+
+
+def _forked_by_subprocess() -> bool:
+    """True when this fork is ``subprocess``'s (preexec_fn): the child execs at once."""
+    frame: Any = sys._getframe(1)  # the fork hook; above it, the code that forked
+    while frame is not None:
+        if frame.f_globals.get("__name__") in ("subprocess", "_posixsubprocess"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _start_in_child(directory: Path | None) -> None:
+    if not _exiting:
+        start(directory)
+
+
 def _after_fork_in_child() -> None:
-    global _history, _start_lock
-    _start_lock = threading.Lock()
-    was_running = _agent._listener is not None
-    _history = None  # its thread did not survive the fork
-    _agent.after_fork_in_child()
-    if was_running and os.environ.get("LEAKSCOPE_FORK_AGENT", "1") != "0":
-        start()
+    global _history, _start_lock, _fork_timer
+    try:
+        _start_lock = threading.Lock()
+        _fork_timer = None
+        was_running = _agent._listener is not None
+        directory = _agent._path.parent if _agent._path is not None else None  # the parent's
+        _history = None  # its thread did not survive the fork
+        _agent.after_fork_in_child()
+        if not was_running or os.environ.get("LEAKSCOPE_FORK_AGENT", "1") == "0":
+            return
+        if _forked_by_subprocess():
+            return  # a thread in a child that is about to exec is only risk
+        # Not from inside the fork hook: a child that execs or exits at once
+        # should not leave a socket behind.
+        timer = threading.Timer(FORK_GRACE_S, _start_in_child, args=(directory,))
+        timer.name = "leakscope-agent-fork"
+        timer.daemon = True
+        timer.start()
+        _fork_timer = timer
+    except Exception:
+        log.exception("leakscope agent: fork handling failed in the child")
+
+
+def _at_exit() -> None:
+    global _exiting
+    _exiting = True  # a pending child start must not create a socket after this
+    timer = _fork_timer
+    if timer is not None:
+        timer.cancel()
+    stop()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(stop)
+atexit.register(_at_exit)

@@ -9,12 +9,14 @@ Life cycle:
   RPyC byte is read: only the agent's own uid and root get through.
 * At most `MAX_CLIENTS` connections are served at once, each in its own
   daemon thread; further clients wait in the listen backlog, and beyond that
-  the kernel refuses them. Idle connections are closed after `IDLE_TIMEOUT_S`.
+  the kernel refuses them. Idle connections are closed after `IDLE_TIMEOUT_S`,
+  and a frame must arrive whole within ``protocol.FRAME_TIMEOUT_S``, so no
+  client can pin a slot for long.
 * `Agent.stop` (also run at exit) wakes the accept thread, closes the socket
   and removes the file.
 * After ``fork()`` the child closes its copy of the parent's sockets without
-  touching the parent's file, and (unless ``LEAKSCOPE_FORK_AGENT=0``) starts its
-  own agent under its own PID.
+  touching the parent's file; `leakscope.agent` then gives it an agent of its
+  own under its own PID (unless ``LEAKSCOPE_FORK_AGENT=0``).
 
 Nothing here raises into the host: failures are logged on the ``leakscope``
 logger and the host carries on.
@@ -22,6 +24,7 @@ logger and the host carries on.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
@@ -37,7 +40,9 @@ log = logging.getLogger("leakscope.agent")
 
 MAX_CLIENTS = 16
 LISTEN_BACKLOG = 128
-IDLE_TIMEOUT_S = 300.0
+IDLE_TIMEOUT_S = 60.0
+#: Seconds `Agent.stop` waits for the accept thread to end.
+STOP_JOIN_S = 2.0
 _UCRED = struct.Struct("3i")
 
 
@@ -75,11 +80,12 @@ class Agent:
     @property
     def running(self) -> bool:
         """True while the accept thread is alive in this process."""
-        return (
-            self._thread is not None
-            and self._thread.is_alive()
-            and self._pid == os.getpid()
-        )
+        return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
+
+    @property
+    def active_clients(self) -> int:
+        """Connections being served right now."""
+        return len(self._clients)
 
     def start(self, directory: Path | None = None) -> Path | None:
         """Start serving (idempotent). Returns the socket path, or None if refused."""
@@ -99,23 +105,31 @@ class Agent:
             except OSError as exc:
                 log.error("leakscope agent not started: cannot listen on %s: %s", path, exc)
                 return None
-            self._listener = listener
-            self._path = path
-            self._pid = pid
-            self._stopping.clear()
-            self.started_at = time.time()
-            self._thread = threading.Thread(
-                target=self._accept_loop, args=(listener,), name="leakscope-agent", daemon=True
+            stopping = threading.Event()
+            thread = threading.Thread(
+                target=self._accept_loop,
+                args=(listener, stopping),
+                name="leakscope-agent",
+                daemon=True,
             )
-            self._thread.start()
+            try:
+                thread.start()
+            except RuntimeError as exc:  # no more threads in this process
+                log.error("leakscope agent not started: %s", exc)
+                _unlink(path)
+                listener.close()
+                return None
+            self._listener, self._path, self._pid = listener, path, pid
+            self._thread, self._stopping = thread, stopping
+            self.started_at = time.time()
             log.info("leakscope agent listening on %s", path)
             return path
 
     @staticmethod
     def _bind(path: Path) -> socket.socket:
-        if path.exists() or path.is_symlink():
-            # A leftover of an earlier process with our PID: ours to replace.
-            path.unlink()
+        # Anything at our path in our private directory is a leftover of an earlier
+        # process with our PID (unlink does not follow a link): ours to replace.
+        _unlink(path)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(path))
@@ -123,6 +137,7 @@ class Agent:
             listener.listen(LISTEN_BACKLOG)
         except OSError:
             listener.close()
+            _unlink(path)
             raise
         return listener
 
@@ -136,34 +151,27 @@ class Agent:
             self._listener = None
             if self._pid == os.getpid():
                 if path is not None:
-                    try:
-                        path.unlink()
-                    except OSError:
-                        pass
-                try:
+                    _unlink(path)
+                with contextlib.suppress(OSError):
                     listener.shutdown(socket.SHUT_RDWR)  # wakes accept()
-                except OSError:
-                    pass
             listener.close()
             with self._clients_lock:
                 clients = list(self._clients)
-                self._clients.clear()
             for conn in clients:
-                try:
-                    conn.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)  # wakes its serving thread
             if thread is not None and thread is not threading.current_thread():
-                thread.join(timeout=2.0)
+                thread.join(timeout=STOP_JOIN_S)
             self._thread = None
             self._path = None
 
     def after_fork_in_child(self) -> None:
         """Drop the parent's sockets in a forked child without touching its files."""
-        # The lock may have been held by another thread at fork time: replace it.
+        # Locks may have been held by threads that do not exist in the child.
         self._lock = threading.RLock()
         self._clients_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_CLIENTS)
+        self._stopping = threading.Event()
         listener = self._listener
         self._listener = None
         self._thread = None
@@ -171,27 +179,28 @@ class Agent:
         if listener is not None:
             listener.close()  # close only: shutdown would also stop the parent's socket
         for conn in list(self._clients):
-            conn.close()
+            with contextlib.suppress(OSError):
+                conn.close()
         self._clients = set()
 
     # -- serving -----------------------------------------------------------
 
-    def _accept_loop(self, listener: socket.socket) -> None:
-        while not self._stopping.is_set():
+    def _accept_loop(self, listener: socket.socket, stopping: threading.Event) -> None:
+        while not stopping.is_set():
             try:
                 conn, _ = listener.accept()
             except OSError:
-                if self._stopping.is_set():
+                if stopping.is_set():
                     return
-                time.sleep(0.05)
+                time.sleep(0.05)  # e.g. out of file descriptors: try again shortly
                 continue
             try:
-                self._admit(conn)
+                self._admit(conn, stopping)
             except Exception:  # never let one client end the agent
                 log.exception("leakscope agent: error admitting a client")
                 conn.close()
 
-    def _admit(self, conn: socket.socket) -> None:
+    def _admit(self, conn: socket.socket, stopping: threading.Event) -> None:
         try:
             uid = peer_uid(conn)
         except OSError:
@@ -203,35 +212,51 @@ class Agent:
             conn.close()
             return
         # Wait for a free slot; clients beyond it queue in the backlog.
-        while not self._slots.acquire(timeout=1.0):
-            if self._stopping.is_set():
+        slots = self._slots
+        while not slots.acquire(timeout=1.0):
+            if stopping.is_set():
                 conn.close()
                 return
         with self._clients_lock:
             self._clients.add(conn)
+        thread = threading.Thread(
+            target=self._serve,
+            args=(conn, slots, stopping),
+            name="leakscope-agent-client",
+            daemon=True,
+        )
+        try:
+            thread.start()
+        except BaseException:
+            self._release(conn, slots)
+            conn.close()
+            raise
         self.served_connections += 1
-        threading.Thread(
-            target=self._serve, args=(conn,), name="leakscope-agent-client", daemon=True
-        ).start()
 
-    def _serve(self, sock: socket.socket) -> None:
-        from rpyc.core.stream import SocketStream
+    def _release(self, sock: socket.socket, slots: threading.BoundedSemaphore) -> None:
+        with self._clients_lock:
+            self._clients.discard(sock)
+        with contextlib.suppress(ValueError):  # the semaphore was replaced after a fork
+            slots.release()
 
-        from leakscope.agent.protocol import BoundedChannel, StrictConnection
-        from leakscope.agent.service import LeakscopeService
-        from leakscope.wire import AGENT_RPYC_CONFIG
-
+    def _serve(
+        self, sock: socket.socket, slots: threading.BoundedSemaphore, stopping: threading.Event
+    ) -> None:
         conn: Any = None
         try:
+            from leakscope.agent.protocol import BoundedChannel, BoundedStream, StrictConnection
+            from leakscope.agent.service import LeakscopeService
+            from leakscope.wire import AGENT_RPYC_CONFIG
+
             config = dict(AGENT_RPYC_CONFIG, logger=log)
             service = LeakscopeService(self)
-            conn = StrictConnection(service, BoundedChannel(SocketStream(sock)), config)
-            while not conn.closed and not self._stopping.is_set():
+            conn = StrictConnection(service, BoundedChannel(BoundedStream(sock)), config)
+            while not conn.closed and not stopping.is_set():
                 if not conn.serve(IDLE_TIMEOUT_S):
-                    break
+                    break  # idle for too long (or an empty frame): free the slot
         except (EOFError, OSError):
             pass
-        except Exception:
+        except BaseException:  # nothing may reach threading.excepthook in the host
             log.debug("leakscope agent: client connection ended with an error", exc_info=True)
         finally:
             try:
@@ -239,8 +264,15 @@ class Agent:
                     conn.close()
                 else:
                     sock.close()
-            except Exception:
+            except BaseException:
                 pass
-            with self._clients_lock:
-                self._clients.discard(sock)
-            self._slots.release()
+            self._release(sock, slots)
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.debug("leakscope agent: could not remove %s: %s", path, exc)

@@ -1,0 +1,104 @@
+"""Many clients at once against a busy target (issue 3, point 5).
+
+100 clients each make 20 calls while the target's main thread runs a busy loop
+of its own. Every call must be answered; the target's loop must keep going
+(its slowest iteration is printed, not asserted: the machine is shared); and
+the agent must serve at most MAX_CLIENTS connections at a time, queueing the
+rest, so the target's thread count stays bounded.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from leakscope import client
+from leakscope.agent.server import MAX_CLIENTS
+from leakscope.errors import ExitCode, LeakscopeError
+
+CLIENTS = 100
+CALLS = 20
+
+
+def one_client(pid: int, path: str) -> int:
+    """Connect, make CALLS calls, return how many answers were right."""
+    right = 0
+    with client.connect_path(pid, Path(path), timeout=120) as c:
+        for i in range(CALLS):
+            if i % 4 == 0:
+                right += c.call("prefs", (), None)["pid"] == pid
+            elif i % 4 == 1:
+                right += c.call("all", "Leaky", (), 2)["total"] == 10
+            else:
+                right += c.call("ping") == "pong"
+    return right
+
+
+def test_hundred_clients_against_a_busy_target(start_target: Any) -> None:
+    t = start_target("--objects", "10", "--busy")
+    t.ask("ping")
+    base_threads = t.status("Threads")
+    before = t.ask("busy")
+    peak = [0]
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.is_set():
+            peak[0] = max(peak[0], t.status("Threads"))
+            time.sleep(0.01)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(CLIENTS) as pool:
+            results = list(pool.map(lambda _: one_client(t.pid, t.socket), range(CLIENTS)))
+    finally:
+        sampling.set()
+        sampler.join()
+    took = time.monotonic() - started
+    after = t.ask("busy")
+    print(
+        f"\nload: {CLIENTS}x{CALLS} calls in {took:.1f} s; target threads {base_threads} -> "
+        f"peak {peak[0]}; busy loop {after['iterations'] - before['iterations']} iterations "
+        f"during the run, slowest {after['max_s'] * 1000:.1f} ms "
+        f"(slowest before the run: {before['max_s'] * 1000:.1f} ms)"
+    )
+    assert results == [CALLS] * CLIENTS
+    assert after["iterations"] > before["iterations"], "the target's own loop stalled"
+    # A serving thread frees its slot a moment before it ends, so one or two
+    # finishing threads may overlap the next ones; 100 clients never mean 100 threads.
+    assert peak[0] <= base_threads + MAX_CLIENTS + 2, f"{peak[0]} threads: not bounded"
+
+
+def test_connections_beyond_the_limit_queue(start_target: Any) -> None:
+    """With every slot held, a further client waits in the backlog and is served later."""
+    t = start_target("--idle-timeout", "1.5")
+    t.ask("ping")
+    base_threads = t.status("Threads")
+    holders = [client.connect_path(t.pid, Path(t.socket), timeout=10) for _ in range(MAX_CLIENTS)]
+    try:
+        assert t.status("Threads") == base_threads + MAX_CLIENTS
+        began = time.monotonic()
+        with client.connect_path(t.pid, Path(t.socket), timeout=30) as late:
+            waited = time.monotonic() - began
+            assert late.call("ping") == "pong"
+        # it could only be served once the idle holders were let go
+        assert waited >= 1.0, f"served after {waited:.2f} s: more than {MAX_CLIENTS} at once"
+        assert t.status("Threads") <= base_threads + MAX_CLIENTS
+        # the held connections are closed by the agent for idleness
+        time.sleep(2.0)
+        kept = 0
+        for h in holders:
+            try:
+                h.call("ping", timeout=2)
+                kept += 1
+            except LeakscopeError as exc:
+                assert exc.code == ExitCode.TARGET_EXITED, exc
+        assert kept == 0, f"{kept} idle connections were kept past the idle timeout"
+    finally:
+        for h in holders:
+            h.close()
