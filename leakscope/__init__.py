@@ -7,15 +7,25 @@ the environment, in which case the in-process agent starts (see
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Any
 
 __version__ = "0.1.0"
 
-# Without a handler of its own, Python's last-resort handler would print our
-# warnings on the host's stderr; the host decides where our log lines go.
-logging.getLogger("leakscope").addHandler(logging.NullHandler())
+
+def quiet_logging() -> None:
+    """Give the ``leakscope`` logger a NullHandler (once).
+
+    Without a handler of its own, Python's last-resort handler would print our
+    warnings on the host's stderr; the host decides where our log lines go.
+    Called by the in-process modules (agent, history) rather than here, so the
+    CLI does not pay for importing logging.
+    """
+    import logging
+
+    root = logging.getLogger("leakscope")
+    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
+        root.addHandler(logging.NullHandler())
 
 
 def __getattr__(name: str) -> Any:

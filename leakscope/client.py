@@ -160,6 +160,12 @@ class Client:
                 f"the agent in process {self.pid} does not know {method!r}: {exc}"
                 " (upgrade leakscope in the target)",
             ) from None
+        except Exception as exc:  # anything else the agent's RPyC layer refused with
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+            raise LeakscopeError(
+                ExitCode.AGENT_ERROR,
+                f"the agent of process {self.pid} refused {method}: {type(exc).__name__} {first}",
+            ) from None
         try:
             data = wire.decode(text)
         except (ValueError, wire.ArgumentRefused) as exc:

@@ -30,6 +30,9 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from leakscope import quiet_logging
+
+quiet_logging()
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 5.0

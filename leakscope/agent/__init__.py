@@ -17,6 +17,7 @@ Environment:
   default a child made by ``os.fork()`` (or ``multiprocessing``'s fork start
   method) starts its own agent `FORK_GRACE_S` after the fork, under its own PID;
   a child made by ``subprocess`` (which execs at once) gets none.
+* ``LEAKSCOPE_METRICS=127.0.0.1:9464`` — also serve Prometheus metrics there.
 * ``LEAKSCOPE_HISTORY_INTERVAL`` / ``LEAKSCOPE_HISTORY_KEEP`` — growth history
   sampling (seconds; interval 0 turns it off).
 """
@@ -31,8 +32,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from leakscope import quiet_logging
 from leakscope.agent.server import Agent
 
+quiet_logging()
 log = logging.getLogger("leakscope.agent")
 
 _agent = Agent()
@@ -40,17 +43,23 @@ _history: Any = None
 _start_lock = threading.Lock()
 
 
-def start(directory: str | os.PathLike[str] | None = None) -> str | None:
+def start(
+    directory: str | os.PathLike[str] | None = None, metrics: str | None = None
+) -> str | None:
     """Start the agent in this process (idempotent) and return its socket path.
 
     Returns None, after logging why on the ``leakscope`` logger, when the socket
     directory is unsafe or the socket cannot be created; the host carries on.
+    With *metrics* (or ``LEAKSCOPE_METRICS``), e.g. ``"127.0.0.1:9464"``, it also
+    serves Prometheus metrics there (needs ``leakscope[metrics]``; loopback only
+    unless ``LEAKSCOPE_METRICS_ALLOW_REMOTE=1``).
     """
     try:
         with _start_lock:
             path = _agent.start(Path(directory) if directory is not None else None)
             if path is not None:
                 _start_history()
+                _start_metrics(metrics)
             return str(path) if path is not None else None
     except Exception:  # the host must never see our failures
         log.exception("leakscope agent could not start")
@@ -62,6 +71,7 @@ def stop() -> None:
     try:
         with _start_lock:
             _stop_history()
+            _stop_metrics()
             _agent.stop()
     except Exception:
         log.exception("leakscope agent did not stop cleanly")
@@ -86,6 +96,21 @@ def current() -> Agent:
 def history() -> Any:
     """The growth history sampler, or None when history is off."""
     return _history
+
+
+def _start_metrics(address: str | None) -> None:
+    address = address or os.environ.get("LEAKSCOPE_METRICS", "").strip()
+    if address:
+        from leakscope.integrations.metrics import start_metrics
+
+        start_metrics(address)  # logs why and returns None when it cannot serve
+
+
+def _stop_metrics() -> None:
+    if "leakscope.integrations.metrics" in sys.modules:
+        from leakscope.integrations.metrics import stop_metrics
+
+        stop_metrics()
 
 
 def _start_history() -> None:

@@ -40,6 +40,15 @@ EXPOSED = frozenset(
 _census_lock = threading.Lock()
 
 
+def _reset_after_fork() -> None:
+    # A fork during a census would leave the child's lock held for good.
+    global _census_lock
+    _census_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
 class UnknownClass(LookupError):
     """No live class of that name in any registry."""
 
@@ -73,7 +82,7 @@ def _exposed(func: Callable[..., Any]) -> Callable[..., str]:
             return wire.failure("busy", str(exc))
         except ValueError as exc:  # collectors report bad requests this way
             return wire.failure("bad-argument", str(exc))
-        except Exception as exc:
+        except BaseException as exc:  # SystemExit from a host __repr__ must not escape either
             log.exception("leakscope agent: %s failed", func.__name__)
             return wire.failure("agent-error", f"{type(exc).__name__}: {exc}")
 
