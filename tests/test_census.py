@@ -90,7 +90,8 @@ def test_via_names_the_attribute(holders):
 def test_referrer_lists_the_holders_type(holders):
     answer = census("referrer", of="CensusHolder")
     assert answer["of"] == type_kind(CensusHolder)
-    assert answer["rows"][0] == {"kind": "list", "count": 10_000, "size": 560_000}
+    size = 10_000 * sys.getsizeof(holders[0])  # 56 B each on 3.11, 48 B on 3.13
+    assert answer["rows"][0] == {"kind": "list", "count": 10_000, "size": size}
     via = census("via", of=type_kind(CensusHolder))
     assert via["rows"][0]["kind"] == "[*]" and via["rows"][0]["count"] == 10_000
 
@@ -123,8 +124,11 @@ def test_walk_does_not_create_instance_dicts():
     census("via", of="str", max_objects=200_000)
     retention_path(fresh[500])
     assert dicts_inside() == 0
-    fresh[0].__dict__  # noqa: B018 - reading it creates the dict: the check does see that
-    assert dicts_inside() == 1
+    if sys.version_info < (3, 13):
+        # On 3.11/3.12 reading __dict__ materialises a dict the instance then refers
+        # to: the check does see that (3.13 keeps the values inline and shows none).
+        fresh[0].__dict__  # noqa: B018
+        assert dicts_inside() == 1
 
 
 def test_retention_path_names_holder_and_labels():
@@ -352,3 +356,19 @@ print("ok", sys.version_info[:2])
 def test_runs_on_python_313():
     script = _ON_313.replace("{naive}", NAIVE_COUNT)
     assert _run(script, str(PY313)).startswith("ok (3, 13)")
+
+
+def test_materialised_instance_dicts_are_counted():
+    # User code that reads __dict__ (vars(), copy, pickle) creates real dicts; on 3.13
+    # the GC neither tracks them nor shows them as the instance's referents.
+    objs = [CensusPlain(i) for i in range(2_000)]
+
+    def dicts() -> int:
+        row = _row(census("type", limit=10_000), "dict")
+        return row["count"] if row else 0
+
+    before = dicts()
+    for obj in objs[:1_000]:
+        vars(obj)
+    after = dicts()
+    assert 990 <= after - before <= 1_010, (before, after)

@@ -28,6 +28,7 @@ from operator import is_
 from typing import Any
 
 from leakscope.census.kinds import type_kind
+from leakscope.census.walk import CODE_FIELDS
 
 _MRO = type.__dict__["__mro__"]
 _TYPE_DICT = type.__dict__["__dict__"]
@@ -53,15 +54,7 @@ _FIELDS: dict[type, tuple[str, ...]] = {
     ),
     types.MethodType: ("__func__", "__self__"),
     types.CellType: ("cell_contents",),
-    types.CodeType: (
-        "co_consts",
-        "co_names",
-        "co_filename",
-        "co_name",
-        "co_qualname",
-        "co_linetable",
-        "co_exceptiontable",
-    ),
+    types.CodeType: CODE_FIELDS,
     types.ModuleType: ("__dict__",),
     classmethod: ("__func__",),
     staticmethod: ("__func__",),

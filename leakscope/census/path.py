@@ -32,18 +32,9 @@ from typing import Any
 
 from leakscope.census.kinds import type_kind
 from leakscope.census.labels import Labeller
-from leakscope.census.walk import CHUNK, Pacer
+from leakscope.census.walk import CHUNK, CODE_FIELDS, Pacer
 
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
-_CODE_FIELDS = (
-    "co_consts",
-    "co_names",
-    "co_filename",
-    "co_name",
-    "co_qualname",
-    "co_linetable",
-    "co_exceptiontable",
-)
 _REF_CALL = weakref.ref.__call__
 
 
@@ -86,7 +77,7 @@ def _referents(chunk: list, weak: bool) -> list:
     for obj in chunk:
         cls = type(obj)
         if cls is types.CodeType:
-            refs.extend(v for v in (getattr(obj, f, None) for f in _CODE_FIELDS) if v is not None)
+            refs.extend(v for v in (getattr(obj, f, None) for f in CODE_FIELDS) if v is not None)
         elif weak and issubclass(cls, weakref.ref):
             referent = _REF_CALL(obj)
             if referent is not None:

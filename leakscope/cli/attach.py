@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from leakscope.cli.options import json_option, timeout_option
 from leakscope.integrations import attach as attaching
 
 _VIA = click.Choice(["auto", *attaching.MECHANISMS])
@@ -16,15 +17,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def _common(func: F) -> F:
     """Add PID, --via, --timeout and --json."""
-    func = click.option(
-        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
-    )(func)
-    func = click.option(
-        "--timeout",
-        type=click.FloatRange(0.1, 3600),
-        default=attaching.DEFAULT_TIMEOUT_S,
-        show_default=True,
-        help="Seconds for the whole operation; a debugger still running then is stopped.",
+    func = json_option(func)
+    func = timeout_option(
+        attaching.DEFAULT_TIMEOUT_S,
+        "Seconds for the whole operation; a debugger still running then is stopped.",
     )(func)
     func = click.option(
         "--via",

@@ -10,18 +10,30 @@ import click
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def target_options(func: F) -> F:
-    """Add --pid, --timeout and --json to a command."""
-    func = click.option(
+def json_option(func: F) -> F:
+    """Add --json."""
+    return click.option(
         "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
     )(func)
-    func = click.option(
+
+
+def timeout_option(
+    default: float = 30.0, help: str = "Seconds to wait for the agent's answer."
+) -> Callable[[F], F]:
+    """Add --timeout (seconds, 0.1 to 3600)."""
+    return click.option(
         "--timeout",
         type=click.FloatRange(0.1, 3600),
-        default=30.0,
+        default=default,
         show_default=True,
-        help="Seconds to wait for the agent's answer.",
-    )(func)
+        help=help,
+    )
+
+
+def target_options(func: F) -> F:
+    """Add --pid, --timeout and --json to a command."""
+    func = json_option(func)
+    func = timeout_option()(func)
     func = click.option(
         "--pid",
         "-p",
@@ -34,16 +46,8 @@ def target_options(func: F) -> F:
 
 def many_target_options(func: F) -> F:
     """Add a repeatable --pid, --all, --timeout and --json to a command."""
-    func = click.option(
-        "--json", "as_json", is_flag=True, help="Print the result as JSON on stdout."
-    )(func)
-    func = click.option(
-        "--timeout",
-        type=click.FloatRange(0.1, 3600),
-        default=30.0,
-        show_default=True,
-        help="Seconds to wait for each agent's answer.",
-    )(func)
+    func = json_option(func)
+    func = timeout_option(help="Seconds to wait for each agent's answer.")(func)
     func = click.option(
         "--all",
         "all_agents",

@@ -16,7 +16,7 @@ from leakscope.integrations.run import run_program
 @click.option(
     "--children",
     is_flag=True,
-    help="Give an agent to the program's child Python processes too (started or forked).",
+    help="Also give an agent to the Python programs it starts (exec), not only to forks.",
 )
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(children: bool, command: tuple[str, ...]) -> None:
@@ -24,7 +24,8 @@ def run(children: bool, command: tuple[str, ...]) -> None:
 
     The first Python process of COMMAND gets the agent before its own code runs
     (a start-up hook on PYTHONPATH; no code changes), and `leakscope ps` lists
-    it. Python processes it starts or forks get none, unless --children.
+    it. Forked workers of a pre-fork server (gunicorn, celery) get their own agents;
+    other programs it starts (exec) get none, unless --children.
     Signals sent to `leakscope run` are passed on; its exit status is
     COMMAND's. Where the agent listens is printed on stderr.
     """
