@@ -1,0 +1,29 @@
+"""`leakscope memory` on real situations: allocator-held, live objects, --trim."""
+
+from __future__ import annotations
+
+from tests.conftest import cli_json
+
+
+def _ready(target) -> None:
+    assert target.proc.stdout.readline().strip() == "ready"
+
+
+def test_freed_bytes_are_allocator_held_and_trim_returns_them(target_factory):
+    target = target_factory("memory_cases", "held-bytes")
+    _ready(target)
+    data = cli_json("memory", "--pid", str(target.pid))
+    assert data["verdict"] == "allocator-held", data["reason"]
+    assert data["trim_may_help"] is True
+    assert data["figures"]["malloc"]["free_held"] > 100 * 2**20
+    trimmed = cli_json("memory", "--pid", str(target.pid), "--trim")["trim"]
+    assert trimmed["supported"] is True
+    assert trimmed["rss_after"] < trimmed["rss_before"] - 100 * 2**20, trimmed
+
+
+def test_growing_live_objects(target_factory):
+    target = target_factory("memory_cases", "growing")
+    _ready(target)
+    data = cli_json("memory", "--pid", str(target.pid))
+    assert data["verdict"] == "live-objects", data["reason"]
+    assert len(data["samples"]) >= 3
