@@ -90,6 +90,7 @@ class PrefsReport:
     rows: tuple[PrefsRow, ...]
     group_by: str | None = None
     history: bool = False
+    collected: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> PrefsReport:
@@ -99,11 +100,12 @@ class PrefsReport:
             rows=tuple(PrefsRow.from_json(r) for r in data.get("rows", [])),
             group_by=data.get("group_by"),
             history=bool(data.get("history", False)),
+            collected=bool(data.get("collected", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
         grouped = self.group_by is not None
-        out: dict[str, Any] = {"pid": self.pid, "time": self.time}
+        out: dict[str, Any] = {"pid": self.pid, "time": self.time, "collected": self.collected}
         if grouped:
             out["group_by"] = self.group_by
         out["rows"] = [r.to_json(grouped) for r in self.rows]
@@ -120,6 +122,7 @@ class ObjectInfo:
     repr: str
     attrs: dict[str, str] = field(default_factory=dict)
     why: dict[str, Any] | None = None
+    collected: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ObjectInfo:
@@ -130,6 +133,7 @@ class ObjectInfo:
             repr=str(data.get("repr", "")),
             attrs={str(k): str(v) for k, v in (data.get("attrs") or {}).items()},
             why=data.get("why"),
+            collected=bool(data.get("collected", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -139,6 +143,7 @@ class ObjectInfo:
             "age_s": self.age_s,
             "repr": self.repr,
             "attrs": dict(self.attrs),
+            "collected": self.collected,
         }
         if self.why is not None:
             out["why"] = self.why
@@ -152,6 +157,7 @@ class ObjectsReport:
     cls: str
     total: int
     objects: tuple[ObjectInfo, ...]
+    collected: bool = False
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ObjectsReport:
@@ -159,12 +165,14 @@ class ObjectsReport:
             cls=str(data["class"]),
             total=int(data.get("total", 0)),
             objects=tuple(ObjectInfo.from_json(o) for o in data.get("objects", [])),
+            collected=bool(data.get("collected", False)),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "class": self.cls,
             "total": self.total,
+            "collected": self.collected,
             "objects": [o.to_json() for o in self.objects],
         }
 

@@ -208,3 +208,11 @@ def test_json_output_is_one_document(basic_target):
     result = run_cli("prefs", "--pid", str(basic_target.pid), "--json")
     json.loads(result.stdout)
     assert result.stderr == ""
+
+
+def test_no_hidden_collection_and_collect_on_request(basic_target):
+    pid = str(basic_target.pid)
+    assert cli_json("prefs", "--pid", pid)["collected"] is False
+    assert cli_json("prefs", "--pid", pid, "--collect")["collected"] is True
+    assert cli_json("oldest", "Widget", "--pid", pid)["collected"] is False
+    assert cli_json("all", "Widget", "--pid", pid, "--collect")["collected"] is True

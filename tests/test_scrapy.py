@@ -297,7 +297,7 @@ def test_which_spider_leaks(crawl_all_spiders: Crawl) -> None:
     listed = crawl.json("ps")
     assert [p["socket"] for p in listed if p["pid"] == pid] == [str(socket)]
 
-    grouped = _wait_for("the leak to build up", lambda: _leak_has_built_up(crawl, pid, 30), crawl)
+    grouped = _wait_for("the leak to build up", lambda: _leak_has_built_up(crawl, pid, 100), crawl)
     assert grouped["pid"] == pid
     for short_class in ("HtmlResponse", "Request"):
         counts = _counts(grouped["rows"], short_class)
@@ -308,16 +308,30 @@ def test_which_spider_leaks(crawl_all_spiders: Crawl) -> None:
     table = crawl.cli("prefs", "--pid", str(pid)).stdout
     assert "HtmlResponse" in table and "Request" in table
 
-    oldest = crawl.json("oldest", "HtmlResponse", "--pid", str(pid), "--attr", "url")
-    assert oldest["class"].endswith("HtmlResponse")
-    assert urllib.parse.urlsplit(_url(oldest["attrs"]["url"])).hostname == "nasty.localhost"
+    # A clean spider's response can be briefly the oldest: alive while its links are
+    # scheduled, or garbage in a reference cycle until the collector runs (hence
+    # --collect). Those go away within moments; the leaked ones stay oldest.
+    def oldest_host() -> str | None:
+        found = crawl.json(
+            "oldest", "HtmlResponse", "--pid", str(pid), "--attr", "url", "--collect"
+        )
+        assert found["class"].endswith("HtmlResponse") and found["collected"] is True
+        host = urllib.parse.urlsplit(_url(found["attrs"]["url"])).hostname
+        return host if host == "nasty.localhost" else None
+
+    assert _wait_for("the oldest response to be the leaking spider's", oldest_host, crawl, 8)
 
     some = crawl.json("all", "HtmlResponse", "--pid", str(pid), "--attr", "url", "--limit", "5")
     assert len(some["objects"]) == 5
     ages = [obj["age_s"] for obj in some["objects"]]
     assert ages == sorted(ages, reverse=True), "oldest first"
-    hosts = [urllib.parse.urlsplit(_url(o["attrs"]["url"])).hostname for o in some["objects"]]
-    assert hosts.count("nasty.localhost") >= 4, hosts
+    # Clean spiders' responses are alive while being parsed, so a few may be among
+    # the oldest at any moment; the leaking spider's dominate.
+    many = crawl.json(
+        "all", "HtmlResponse", "--pid", str(pid), "--attr", "url", "--limit", "50", "--collect"
+    )
+    hosts = [urllib.parse.urlsplit(_url(o["attrs"]["url"])).hostname for o in many["objects"]]
+    assert hosts.count("nasty.localhost") >= 0.8 * len(hosts), hosts
 
     def spider_rows(*ignore: str) -> list[str]:
         rows = crawl.json("prefs", "--pid", str(pid), *ignore)["rows"]

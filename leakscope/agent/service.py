@@ -162,9 +162,12 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         }
 
     @_exposed
-    def exposed_prefs(self, ignore: object = (), group_by: object = None) -> dict[str, Any]:
+    def exposed_prefs(
+        self, ignore: object = (), group_by: object = None, collect: object = False
+    ) -> dict[str, Any]:
         ignored = frozenset(wire.want_str_tuple(ignore, "ignore"))
         group = wire.want_opt_str(group_by, "group_by", max_len=32)
+        collected = _collect(wire.want_bool(collect, "collect"))
         if group == "site" and not trackref.track_sites():
             raise ValueError(
                 "creation sites are off in this process; turn them on with "
@@ -195,16 +198,18 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
             "time": now,
             "group_by": group,
             "history": hist is not None,
+            "collected": collected,
             "rows": out,
         }
 
     @_exposed
     def exposed_oldest(
-        self, class_name: object, attrs: object = (), why: object = False
+        self, class_name: object, attrs: object = (), why: object = False, collect: object = False
     ) -> dict[str, Any]:
         name = wire.want_class_name(class_name, "class_name")
         names = tuple(wire.want_identifier(a, "attr") for a in wire.want_str_tuple(attrs, "attrs"))
         want_why = wire.want_bool(why, "why")
+        collected = _collect(wire.want_bool(collect, "collect"))
         objects = _objects_oldest_first(name)
         now = time.time()
         if not objects:
@@ -213,21 +218,25 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         del objects
         result = describe.describe(obj, created, names, now)
         result["found"] = True
+        result["collected"] = collected
         if want_why:
             result["why"] = _retention_path(obj)
         return result
 
     @_exposed
-    def exposed_all(self, class_name: object, attrs: object = (), limit: object = 100) -> dict:
+    def exposed_all(
+        self, class_name: object, attrs: object = (), limit: object = 100, collect: object = False
+    ) -> dict:
         name = wire.want_class_name(class_name, "class_name")
         names = tuple(wire.want_identifier(a, "attr") for a in wire.want_str_tuple(attrs, "attrs"))
         most = wire.want_int(limit, "limit", low=0, high=100_000)
+        collected = _collect(wire.want_bool(collect, "collect"))
         objects = _objects_oldest_first(name)
         total = len(objects)
         now = time.time()
         described = [describe.describe(o, c, names, now) for o, c in objects[:most]]
         del objects
-        return {"class": name, "total": total, "objects": described}
+        return {"class": name, "total": total, "collected": collected, "objects": described}
 
     @_exposed
     def exposed_heap(
@@ -303,6 +312,13 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
 
 
 # -- helpers over the collectors ----------------------------------------------
+
+
+def _collect(asked: bool) -> bool:
+    """Run the cyclic collector only when the client asked (--collect): it can hide a leak."""
+    if asked:
+        gc.collect()
+    return asked
 
 
 def _history() -> Any:

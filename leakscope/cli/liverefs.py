@@ -24,17 +24,32 @@ def _sorted(report: PrefsReport, sort: str, limit: int | None) -> PrefsReport:
     rows = sorted(report.rows, key=keys[sort])  # type: ignore[arg-type]
     if limit is not None:
         rows = rows[:limit]
-    return PrefsReport(report.pid, report.time, tuple(rows), report.group_by, report.history)
+    return PrefsReport(
+        report.pid, report.time, tuple(rows), report.group_by, report.history, report.collected
+    )
 
 
 def fetch_prefs(
-    pid: int | None, ignore: tuple[str, ...], group_by: str | None, timeout: float
+    pid: int | None,
+    ignore: tuple[str, ...],
+    group_by: str | None,
+    timeout: float,
+    collect: bool = False,
 ) -> PrefsReport:
-    """Ask one agent for its live refs."""
+    """Ask one agent for its live refs (after a gc.collect() there only if *collect*)."""
     from leakscope import client
 
     with client.connect(pid, timeout) as c:
-        return PrefsReport.from_json(c.call("prefs", tuple(ignore), group_by))
+        return PrefsReport.from_json(c.call("prefs", tuple(ignore), group_by, collect))
+
+
+def _collect_option(func: Any) -> Any:
+    return click.option(
+        "--collect",
+        is_flag=True,
+        help="Run gc.collect() in the target first, so objects that are only garbage in "
+        "reference cycles are gone (off by default: a forced collection can hide a leak).",
+    )(func)
 
 
 @click.command()
@@ -72,6 +87,7 @@ def fetch_prefs(
     metavar="[SECONDS]",
     help="Redraw every SECONDS (default 2) with a sparkline per class, until Ctrl-C.",
 )
+@_collect_option
 def prefs(
     pids: tuple[int, ...],
     all_agents: bool,
@@ -82,6 +98,7 @@ def prefs(
     sort: str,
     limit: int | None,
     watch: float | None,
+    collect: bool,
 ) -> None:
     """Show the live tracked objects per class: count and age of the oldest.
 
@@ -97,15 +114,15 @@ def prefs(
     if pid is False:
         if watch is not None:
             raise click.UsageError("--watch follows one process; give one --pid")
-        _prefs_many(pids, all_agents, ignore, group_by, limit, timeout, as_json)
+        _prefs_many(pids, all_agents, ignore, group_by, limit, timeout, as_json, collect)
         return
     assert pid is not True
     if watch is not None:
         from leakscope.cli.watch import watch_prefs
 
-        watch_prefs(pid, ignore, group_by, sort, limit, watch, timeout, as_json)
+        watch_prefs(pid, ignore, group_by, sort, limit, watch, timeout, as_json, collect)
         return
-    report = _sorted(fetch_prefs(pid, ignore, group_by, timeout), sort, limit)
+    report = _sorted(fetch_prefs(pid, ignore, group_by, timeout, collect), sort, limit)
     if as_json:
         from leakscope.render.json import emit
 
@@ -124,11 +141,14 @@ def _prefs_many(
     limit: int | None,
     timeout: float,
     as_json: bool,
+    collect: bool = False,
 ) -> None:
     from leakscope import multi
 
     wanted = multi.target_pids(pids, all_agents)
-    result = multi.fan_out(wanted, lambda c: c.call("prefs", tuple(ignore), group_by), timeout)
+    result = multi.fan_out(
+        wanted, lambda c: c.call("prefs", tuple(ignore), group_by, collect), timeout
+    )
     answered = [p for p in wanted if p in result.answers]
     rows = multi.merge_prefs(result.answers)
     fastest = multi.fastest_growing(rows, answered)
@@ -138,6 +158,7 @@ def _prefs_many(
         "pids": answered,
         "group_by": group_by,
         "fastest_growing": fastest,
+        "collected": collect,
         "gone": {str(p): m for p, m in result.gone.items()},
         "rows": [{k: v for k, v in r.items() if k != "rate_per_pid"} for r in rows],
     }
@@ -186,6 +207,7 @@ def _attrs_option(func: Any) -> Any:
     default=None,
     help="With --why: write the path as a Graphviz file (and .svg next to it when `dot` exists).",
 )
+@_collect_option
 def oldest(
     class_name: str,
     pid: int | None,
@@ -194,6 +216,7 @@ def oldest(
     attrs: tuple[str, ...],
     why: bool,
     graph: str | None,
+    collect: bool,
 ) -> None:
     """Show the oldest live object of CLASS (as Scrapy's get_oldest).
 
@@ -207,7 +230,7 @@ def oldest(
     if graph and not why:
         raise click.UsageError("--graph needs --why")
     with client.connect(pid, timeout) as c:
-        data = c.call("oldest", class_name, tuple(attrs), why)
+        data = c.call("oldest", class_name, tuple(attrs), why, collect)
     if not data.get("found"):
         raise LeakscopeError(ExitCode.UNKNOWN_CLASS, f"no live objects of class {class_name!r}")
     obj = ObjectInfo.from_json(data)
@@ -241,6 +264,7 @@ def oldest(
     show_default=True,
     help="Show at most N objects (the oldest ones).",
 )
+@_collect_option
 def all_objects(
     class_name: str,
     pid: int | None,
@@ -248,12 +272,13 @@ def all_objects(
     as_json: bool,
     attrs: tuple[str, ...],
     limit: int,
+    collect: bool,
 ) -> None:
     """List every live object of CLASS, oldest first (as Scrapy's iter_all)."""
     from leakscope import client
 
     with client.connect(pid, timeout) as c:
-        report = ObjectsReport.from_json(c.call("all", class_name, tuple(attrs), limit))
+        report = ObjectsReport.from_json(c.call("all", class_name, tuple(attrs), limit, collect))
     if as_json:
         from leakscope.render.json import emit
 

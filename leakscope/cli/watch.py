@@ -27,6 +27,7 @@ def watch_prefs(
     every: float,
     timeout: float,
     as_json: bool,
+    collect: bool = False,
 ) -> None:
     """Redraw the prefs table every *every* seconds until Ctrl-C (exit code 0).
 
@@ -48,7 +49,9 @@ def watch_prefs(
         with Live(console=console, auto_refresh=False, transient=False) as live:
             while True:
                 try:
-                    report = _sorted(fetch_prefs(pid, ignore, group_by, timeout), sort, limit)
+                    report = _sorted(
+                        fetch_prefs(pid, ignore, group_by, timeout, collect), sort, limit
+                    )
                     for row in report.rows:
                         series[row.cls if row.group is None else f"{row.cls}|{row.group}"].append(
                             row.count
