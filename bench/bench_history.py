@@ -1,6 +1,6 @@
 """What the history costs, and the two "leaks without leaks" shown by the verdict.
 
-Run: /work/venv/bin/python bench/bench_history.py [--quick]
+Run: python bench/bench_history.py [--quick]
 
 Prints:
 1. one sample with 50 tracked classes and 1M tracked objects (class counts,

@@ -1,6 +1,6 @@
 """What a Prometheus scrape costs the agent, and what ``prefs --all`` costs over one process.
 
-Run: /work/venv/bin/python bench/bench_metrics.py [--quick]
+Run: python bench/bench_metrics.py [--quick]
 
 1. Scrape cost. 1M live tracked objects (20 classes, a fifth of them made
    under 4 owners; 100k with --quick) in this process, the metrics endpoint

@@ -1,6 +1,6 @@
 """What tracking objects costs: leakscope's registry against Scrapy's trackref.
 
-Run: /work/venv/bin/python bench/bench_trackref.py [--quick]
+Run: python bench/bench_trackref.py [--quick]
 
 Both registries run in this process, on classes of the same layout, so the
 ratios compare like with like on the same (noisy) machine. At 10k, 100k and

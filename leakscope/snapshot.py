@@ -266,6 +266,7 @@ class MemoryReport:
             "verdict": self.verdict.get("verdict"),
             "reason": self.verdict.get("reason"),
             "trim_may_help": self.verdict.get("trim_may_help"),
+            "collected": False,
             "figures": self.figures,
             "trim": self.trim,
             "samples": list(self.samples),

@@ -284,6 +284,7 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
             "pid": os.getpid(),
             "figures": figures,
             "trim": trimmed,
+            "collected": False,  # the memory picture never runs the collector
             "verdict": verdict,
             "samples": [_memory_sample(s) for s in samples[-120:]],
         }
@@ -295,7 +296,11 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         hist = _history()
         if hist is None:
             raise ValueError("history is off in this process (LEAKSCOPE_HISTORY_INTERVAL=0)")
-        out: dict[str, Any] = {"pid": os.getpid(), "interval_s": hist.interval_s}
+        out: dict[str, Any] = {
+            "pid": os.getpid(),
+            "interval_s": hist.interval_s,
+            "collected": False,  # samples are read as they are
+        }
         if name is None:
             out["samples"] = hist.samples(since)
             return out

@@ -35,7 +35,14 @@ def history(
     if as_json:
         from leakscope.render.json import emit
 
-        emit({"pid": data.get("pid"), "class": data.get("class"), "samples": samples})
+        emit(
+            {
+                "pid": data.get("pid"),
+                "class": data.get("class"),
+                "collected": bool(data.get("collected", False)),
+                "samples": samples,
+            }
+        )
         return
     from rich.console import Console
 
