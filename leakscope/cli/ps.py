@@ -19,6 +19,17 @@ def _process_name(pid: int) -> str:
         return "?"
 
 
+def _cmdline(pid: int) -> tuple[str, ...] | None:
+    """The process's command line as `ps` shows it (None if it cannot be read)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            raw = fh.read()
+    except OSError:
+        return None
+    words = [w.decode(errors="replace") for w in raw.split(b"\0") if w]
+    return tuple(words) or None
+
+
 def _ppid(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
@@ -49,7 +60,7 @@ def list_agents(all_users: bool, timeout: float = 5.0) -> list[AgentInfo]:
                 python=python,
                 socket=str(sock.path),
                 ppid=_ppid(sock.pid),
-                argv=argv,
+                argv=_cmdline(sock.pid) or argv,
             )
         )
     pids = {a.pid for a in found}
