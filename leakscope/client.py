@@ -34,33 +34,6 @@ _START_HINT = (
 )
 
 
-def _is_python(pid: int) -> bool | None:
-    """True/False when we can tell whether *pid* runs a Python interpreter, None if not."""
-    try:
-        exe = os.path.basename(os.readlink(f"/proc/{pid}/exe"))
-    except OSError:
-        exe = ""
-    if "python" in exe.lower():
-        return True
-    try:
-        with open(f"/proc/{pid}/maps") as fh:
-            for line in fh:
-                if "libpython" in line:
-                    return True
-        return False
-    except OSError:
-        return None if not exe else False
-
-
-def _owner_name(uid: int) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, ImportError):
-        return str(uid)
-
-
 def resolve(pid: int | None) -> tuple[int, Path]:
     """The PID to talk to and its agent's socket, or the error that prevents it."""
     if pid is None:
@@ -98,7 +71,7 @@ def resolve(pid: int | None) -> tuple[int, Path]:
     if uid != me and me != 0:
         raise LeakscopeError(
             ExitCode.PERMISSION,
-            f"process {pid} belongs to user {_owner_name(uid)}; "
+            f"process {pid} belongs to user {discovery.user_name(uid)}; "
             "only that user or root may inspect it",
         )
     try:
@@ -108,7 +81,7 @@ def resolve(pid: int | None) -> tuple[int, Path]:
             ExitCode.PERMISSION, f"refusing to use the agent socket of process {pid}: {exc}"
         ) from None
     if found is None:
-        python = _is_python(pid)
+        python = discovery.is_python(pid)
         if python is False:
             raise LeakscopeError(ExitCode.NOT_PYTHON, f"process {pid} is not a Python process")
         raise LeakscopeError(

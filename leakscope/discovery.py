@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,12 +86,116 @@ def _process_environ(pid: int) -> dict[str, str]:
     return env
 
 
-def process_uid(pid: int) -> int | None:
-    """The real uid of a live process, or None if there is no such process."""
+# -- facts about a process, from /proc ------------------------------------------
+
+
+def status_field(pid: int, key: str) -> str | None:
+    """The first word of a ``Key:`` line of /proc/PID/status, or None."""
     try:
-        return os.stat(f"/proc/{pid}").st_uid
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return line.split()[1]
+    except (OSError, IndexError):
+        return None
+    return None
+
+
+def process_uid(pid: int) -> int | None:
+    """The real uid of a live process, or None if there is no such process.
+
+    Read from its status, not from the owner of /proc/PID: that is root's when
+    the process made itself undumpable.
+    """
+    uid = status_field(pid, "Uid")
+    return int(uid) if uid is not None and uid.isdigit() else None
+
+
+def stat_fields(pid: int) -> list[bytes] | None:
+    """The fields of /proc/PID/stat after the command name (state first), or None."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def process_state(pid: int) -> str | None:
+    """The one-letter state of *pid* (R, S, D, T, t, Z...), or None if it is gone."""
+    fields = stat_fields(pid)
+    return fields[0].decode() if fields else None
+
+
+def process_ppid(pid: int) -> int | None:
+    """The parent PID of *pid*, or None."""
+    fields = stat_fields(pid)
+    return int(fields[1]) if fields and len(fields) > 1 else None
+
+
+def process_name(pid: int) -> str:
+    """The short command name of *pid* (its ``comm``), or "?"."""
+    try:
+        with open(f"/proc/{pid}/comm") as fh:
+            return fh.read().strip()
+    except OSError:
+        return "?"
+
+
+def process_cmdline(pid: int) -> tuple[str, ...] | None:
+    """The command line of *pid* as `ps` shows it, or None if it cannot be read."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            raw = fh.read()
     except OSError:
         return None
+    words = [w.decode(errors="replace") for w in raw.split(b"\0") if w]
+    return tuple(words) or None
+
+
+def process_exe(pid: int) -> str:
+    """The executable of *pid*, or "" when it cannot be read (gone, undumpable, not ours)."""
+    try:
+        return os.readlink(f"/proc/{pid}/exe")
+    except OSError:
+        return ""
+
+
+_PYTHON_FILE = re.compile(r"(?:libpython|python)(\d)\.(\d+)")
+
+
+def python_version(pid: int, exe: str) -> tuple[int, int] | None:
+    """major.minor of the CPython in *pid*, from its libpython or its executable's name."""
+    try:
+        with open(f"/proc/{pid}/maps") as fh:
+            for line in fh:
+                if "libpython" in line:
+                    found = _PYTHON_FILE.search(line.rsplit("/", 1)[-1])
+                    if found:
+                        return int(found.group(1)), int(found.group(2))
+    except OSError:
+        pass
+    found = _PYTHON_FILE.search(os.path.basename(exe))
+    if found:
+        return int(found.group(1)), int(found.group(2))
+    return None
+
+
+def is_python(pid: int) -> bool | None:
+    """True/False when we can tell whether *pid* runs a Python interpreter, None if not."""
+    exe = process_exe(pid)
+    if python_version(pid, exe) is not None or "python" in os.path.basename(exe).lower():
+        return True
+    return False if exe else None
+
+
+def user_name(uid: int) -> str:
+    """The login name of *uid*, or the number when it has none."""
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name
+    except (KeyError, ImportError):
+        return str(uid)
 
 
 def candidate_dirs(pid: int | None = None, uid: int | None = None) -> list[Path]:
@@ -187,9 +292,10 @@ def _scan_dirs(all_users: bool) -> Iterator[tuple[Path, int]]:
 
 def _socket_older_than_process(path: Path, pid: int) -> bool:
     """True when *path* predates the process now holding *pid* (PID reuse)."""
+    fields = stat_fields(pid)
+    if fields is None:
+        return False
     try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            fields = fh.read().rsplit(b")", 1)[1].split()
         ticks = int(fields[19])
         with open("/proc/stat", "rb") as fh:
             btime = next(int(line.split()[1]) for line in fh if line.startswith(b"btime"))

@@ -57,17 +57,18 @@ def class_counts() -> dict[str, int]:
     """
     counts: dict[str, int] = {}
     try:
-        from leakscope import trackref
+        from leakscope.describe import qualified_name
+        from leakscope.grouping import live_rows
 
-        stats = list(trackref.class_stats()) + list(trackref.scrapy_class_stats())
+        rows = live_rows()
     except Exception:
         return counts
-    for stat in stats:
+    for row in rows:
         try:
-            cls = stat.cls
-            # Interned so an hour of samples shares one string per class.
-            key = sys.intern(f"{cls.__module__}.{cls.__qualname__}")
-            counts[key] = counts.get(key, 0) + int(stat.count)
+            # The same names as prefs rows (so growth lines up), interned so an
+            # hour of samples shares one string per class.
+            key = sys.intern(qualified_name(row.cls))
+            counts[key] = counts.get(key, 0) + int(row.count)
         except Exception:
             continue
     return counts

@@ -58,6 +58,8 @@ from types import NoneType
 from typing import Any, NamedTuple, TypeVar
 from weakref import getweakrefcount, getweakrefs, ref
 
+from leakscope.describe import qualified_name
+
 __all__ = [
     "ClassStat",
     "all_class_names",
@@ -719,12 +721,8 @@ def _records_of(cls: type) -> list[_Record]:
     return [record for c, record in _records() if c is cls]
 
 
-def _qualified(cls: type) -> str:
-    return f"{cls.__module__}.{cls.__qualname__}"
-
-
 def _matches(cls: type, name: str) -> bool:
-    return cls.__name__ == name or _qualified(cls) == name
+    return cls.__name__ == name or qualified_name(cls) == name
 
 
 def _our_classes() -> list[type]:
@@ -931,7 +929,7 @@ def all_class_names() -> list[str]:
     """Plain and module-qualified names of all tracked classes (both
     registries), for "did you mean" suggestions."""
     classes = _our_classes() + [cls for cls, _ in _scrapy_classes()]
-    names = {cls.__name__ for cls in classes} | {_qualified(cls) for cls in classes}
+    names = {cls.__name__ for cls in classes} | {qualified_name(cls) for cls in classes}
     return sorted(names)
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from leakscope import client
+from leakscope import client, discovery
 from leakscope.errors import ExitCode
 from leakscope.integrations import attach as attaching
 from tests.conftest import REPO, run_cli
@@ -98,7 +98,7 @@ class Program:
     def assert_running(self) -> None:
         """Alive, not stopped, and still writing (its counter grows)."""
         assert self.proc.poll() is None
-        assert attaching._state(self.pid) not in ("T", "t", None)
+        assert discovery.process_state(self.pid) not in ("T", "t", None)
         before = self.counter()
         deadline = time.monotonic() + 10
         while self.counter() <= before:
@@ -222,7 +222,7 @@ def test_not_a_python_process() -> None:
         result = run_cli("attach", str(proc.pid))
         assert result.returncode == ExitCode.NOT_PYTHON
         assert "not a CPython process" in result.stderr
-        assert attaching._state(proc.pid) not in ("T", "t")
+        assert discovery.process_state(proc.pid) not in ("T", "t")
     finally:
         proc.kill()
         proc.wait()
@@ -248,7 +248,7 @@ def test_timeout_leaves_target_running(program) -> None:
     assert result.returncode == ExitCode.TIMEOUT, result.stderr
     assert "timeout" in result.stderr
     prog.assert_running()
-    assert attaching._state(prog.pid) not in ("T", "t")
+    assert discovery.process_state(prog.pid) not in ("T", "t")
 
 
 def test_leakscope_missing_in_target(program) -> None:
@@ -361,7 +361,7 @@ def test_ptrace_refused_is_explained() -> None:
         )
         assert result.returncode == ExitCode.PERMISSION, result.stderr
         assert "ptrace" in result.stderr and "CAP_SYS_PTRACE" in result.stderr
-        assert attaching._state(pid) not in ("T", "t")
+        assert discovery.process_state(pid) not in ("T", "t")
     finally:
         if pid:
             os.kill(pid, signal.SIGKILL)
@@ -491,7 +491,7 @@ def test_root_attaches_to_another_users_process() -> None:
         assert_answers(pid, data["socket"])
         assert run_cli("detach", str(pid)).returncode == 0
         assert not Path(data["socket"]).exists()
-        assert attaching._state(pid) not in ("T", "t", None)
+        assert discovery.process_state(pid) not in ("T", "t", None)
     finally:
         if pid:
             os.kill(pid, signal.SIGKILL)

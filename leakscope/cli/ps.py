@@ -11,33 +11,6 @@ from leakscope.errors import LeakscopeError
 from leakscope.snapshot import AgentInfo
 
 
-def _process_name(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/comm") as fh:
-            return fh.read().strip()
-    except OSError:
-        return "?"
-
-
-def _cmdline(pid: int) -> tuple[str, ...] | None:
-    """The process's command line as `ps` shows it (None if it cannot be read)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            raw = fh.read()
-    except OSError:
-        return None
-    words = [w.decode(errors="replace") for w in raw.split(b"\0") if w]
-    return tuple(words) or None
-
-
-def _ppid(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return int(fh.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def list_agents(all_users: bool, timeout: float = 5.0) -> list[AgentInfo]:
     """Agent-bearing processes, each asked for its Python version; stale sockets swept."""
     from leakscope import client
@@ -56,11 +29,11 @@ def list_agents(all_users: bool, timeout: float = 5.0) -> list[AgentInfo]:
         found.append(
             AgentInfo(
                 pid=sock.pid,
-                name=_process_name(sock.pid),
+                name=discovery.process_name(sock.pid),
                 python=python,
                 socket=str(sock.path),
-                ppid=_ppid(sock.pid),
-                argv=_cmdline(sock.pid) or argv,
+                ppid=discovery.process_ppid(sock.pid),
+                argv=discovery.process_cmdline(sock.pid) or argv,
             )
         )
     pids = {a.pid for a in found}

@@ -51,6 +51,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from leakscope import discovery
 from leakscope.errors import ExitCode, LeakscopeError
 
 MECHANISMS = ("remote-exec", "lldb", "gdb")
@@ -183,23 +184,24 @@ def inspect_target(pid: int) -> Target:
         raise LeakscopeError(ExitCode.USAGE, f"invalid PID {pid}")
     if pid == os.getpid():
         raise LeakscopeError(ExitCode.USAGE, "refusing to attach to leakscope itself")
-    uid = _real_uid(pid)
+    uid = discovery.process_uid(pid)
     if uid is None:
         raise LeakscopeError(ExitCode.NO_SUCH_PROCESS, f"no such process: {pid}")
     me = os.geteuid()
     if uid != me and me != 0:
         raise LeakscopeError(
             ExitCode.PERMISSION,
-            f"process {pid} belongs to user {_user_name(uid)}; only that user or root may attach",
+            f"process {pid} belongs to user {discovery.user_name(uid)}; "
+            "only that user or root may attach",
         )
     tracer = _tracer(pid)
     if tracer:
         raise LeakscopeError(
             ExitCode.ATTACH_FAILED,
             f"process {pid} is already traced by process {tracer} "
-            f"({_comm(tracer)}); detach that first",
+            f"({discovery.process_name(tracer)}); detach that first",
         )
-    state = _state(pid)
+    state = discovery.process_state(pid)
     if state is None or state in "ZX":
         raise LeakscopeError(ExitCode.NO_SUCH_PROCESS, f"process {pid} has exited")
     if state in "Tt":
@@ -208,11 +210,8 @@ def inspect_target(pid: int) -> Target:
             f"process {pid} is stopped (or traced by a debugger); resume it "
             f"(kill -CONT {pid}) or detach the other debugger first",
         )
-    try:
-        exe = os.readlink(f"/proc/{pid}/exe")
-    except OSError:
-        exe = ""  # hidden when the process made itself undumpable: let the debugger tell
-    python = _python_version(pid, exe)
+    exe = discovery.process_exe(pid)  # "" when undumpable: then the debugger will tell
+    python = discovery.python_version(pid, exe)
     if exe and python is None and "python" not in os.path.basename(exe).lower():
         raise LeakscopeError(
             ExitCode.NOT_PYTHON,
@@ -222,79 +221,19 @@ def inspect_target(pid: int) -> Target:
 
 
 def _tracer(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("TracerPid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
-
-
-def _comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return "?"
-
-
-def _real_uid(pid: int) -> int | None:
-    """The real uid of *pid* (from its status: /proc/PID is root's when it is undumpable)."""
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("Uid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    """The PID tracing *pid* (a debugger), 0 when none."""
+    tracer = discovery.status_field(pid, "TracerPid")
+    return int(tracer) if tracer is not None and tracer.isdigit() else 0
 
 
 def _version_text(version: tuple[int, ...] | None) -> str | None:
     return f"{version[0]}.{version[1]}" if version else None
 
 
-def _user_name(uid: int) -> str:
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name
-    except (KeyError, ImportError):
-        return str(uid)
-
-
-def _state(pid: int) -> str | None:
-    """The one-letter state of *pid* (R, S, D, T, t, Z...), or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            return fh.read().rsplit(b")", 1)[1].split()[0].decode()
-    except (OSError, IndexError):
-        return None
-
-
-def _python_version(pid: int, exe: str) -> tuple[int, int] | None:
-    """major.minor of the CPython in *pid*, from its libpython or its executable's name."""
-    pattern = re.compile(r"(?:libpython|python)(\d)\.(\d+)")
-    try:
-        with open(f"/proc/{pid}/maps") as fh:
-            for line in fh:
-                if "libpython" in line:
-                    found = pattern.search(line.rsplit("/", 1)[-1])
-                    if found:
-                        return int(found.group(1)), int(found.group(2))
-    except OSError:
-        pass
-    found = pattern.search(os.path.basename(exe))
-    if found:
-        return int(found.group(1)), int(found.group(2))
-    return None
-
-
 def _ensure_running(pid: int) -> None:
     """Never leave the target stopped: a killed debugger can leave it in state T."""
     for _ in range(20):
-        state = _state(pid)
+        state = discovery.process_state(pid)
         if state is None or state not in "Tt":
             return
         with contextlib.suppress(OSError):
@@ -610,7 +549,7 @@ def _attach_refused(pid: int, dialect: _Dialect, out: str) -> Exception:
             ExitCode.PERMISSION,
             f"{dialect.name} may not attach to process {pid}: " + _ptrace_explanation(),
         )
-    if _state(pid) is None:
+    if discovery.process_state(pid) is None:
         return LeakscopeError(ExitCode.NO_SUCH_PROCESS, f"process {pid} has exited")
     return LeakscopeError(
         ExitCode.ATTACH_FAILED, f"{dialect.name} could not attach to process {pid}: {message}"
@@ -906,7 +845,7 @@ def _wait_report(
         report = request.report()
         if report is not None:
             return report
-        if _state(pid) is None:
+        if discovery.process_state(pid) is None:
             raise LeakscopeError(ExitCode.TARGET_EXITED, f"process {pid} exited during attach")
         if time.monotonic() > deadline:
             if request.claimed:
