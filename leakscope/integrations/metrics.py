@@ -106,6 +106,15 @@ def is_loopback(host: str) -> bool:
 
 Row = tuple[str, str, int, float | None]
 
+_CLASS_HELP = (
+    "Live tracked objects of a class.",
+    "Age of the oldest live tracked object of a class.",
+)
+_OWNER_HELP = (
+    "Live tracked objects of a class made under a leakscope.owner.",
+    "Age of the oldest live tracked object of a class made under an owner.",
+)
+
 
 def _add(rows: dict[tuple[str, str], list[Any]], key: tuple[str, str], n: int, t: Any) -> None:
     slot = rows.get(key)
@@ -186,39 +195,12 @@ class LeakscopeCollector:
 
         from leakscope import memory
 
-        now = time.time()
-        live = GaugeMetricFamily(
-            "leakscope_live_objects",
-            "Live tracked objects of a class.",
-            labels=["class", "source"],
-        )
-        age = GaugeMetricFamily(
-            "leakscope_oldest_age_seconds",
-            "Age of the oldest live tracked object of a class.",
-            labels=["class", "source"],
-        )
-        classes, owners = read_rows(now)
-        for name, source, count, oldest in classes:
-            live.add_metric([name, source], count)
-            if oldest is not None:
-                age.add_metric([name, source], oldest)
-        out = [live, age]
+        classes, owners = read_rows(time.time())
+        out = _count_and_age(GaugeMetricFamily, "leakscope_", "source", classes, _CLASS_HELP)
         if owners:
-            owned = GaugeMetricFamily(
-                "leakscope_owner_live_objects",
-                "Live tracked objects of a class made under a leakscope.owner.",
-                labels=["class", "owner"],
+            out += _count_and_age(
+                GaugeMetricFamily, "leakscope_owner_", "owner", owners, _OWNER_HELP
             )
-            owned_age = GaugeMetricFamily(
-                "leakscope_owner_oldest_age_seconds",
-                "Age of the oldest live tracked object of a class made under an owner.",
-                labels=["class", "owner"],
-            )
-            for name, owner, count, oldest in owners:
-                owned.add_metric([name, owner], count)
-                if oldest is not None:
-                    owned_age.add_metric([name, owner], oldest)
-            out += [owned, owned_age]
         out += _figures(GaugeMetricFamily, "leakscope_", _PYMALLOC, memory.pymalloc_figures())
         out += _figures(GaugeMetricFamily, "leakscope_", _MALLOC, memory.malloc_figures())
         with contextlib.suppress(Exception):
@@ -230,6 +212,19 @@ class LeakscopeCollector:
                 )
             )
         return out
+
+
+def _count_and_age(
+    family: Any, prefix: str, label: str, rows: list[Row], helps: tuple[str, str]
+) -> list[Any]:
+    """Two gauges keyed by (class, *label*): live count, and age of the oldest."""
+    live = family(f"{prefix}live_objects", helps[0], labels=["class", label])
+    age = family(f"{prefix}oldest_age_seconds", helps[1], labels=["class", label])
+    for name, key, count, oldest in rows:
+        live.add_metric([name, key], count)
+        if oldest is not None:
+            age.add_metric([name, key], oldest)
+    return [live, age]
 
 
 def _figures(
