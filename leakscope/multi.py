@@ -46,14 +46,12 @@ def target_pids(pids: tuple[int, ...], all_agents: bool) -> list[int]:
     return list(dict.fromkeys(pids))
 
 
-def fan_out(pids: list[int], ask: Callable[[Any], Any], timeout: float) -> Fanout:
-    """Connect to every PID in parallel and apply *ask* to each client."""
-    from leakscope import client
+def run_each(pids: list[int], work: Callable[[int], Any]) -> Fanout:
+    """Run *work(pid)* for every PID in parallel; a LeakscopeError marks that PID gone."""
 
     def one(pid: int) -> tuple[int, Any, str | None]:
         try:
-            with client.connect(pid, timeout) as c:
-                return pid, ask(c), None
+            return pid, work(pid), None
         except LeakscopeError as exc:
             return pid, None, exc.message
 
@@ -68,6 +66,17 @@ def fan_out(pids: list[int], ask: Callable[[Any], Any], timeout: float) -> Fanou
         reasons = "; ".join(f"{pid}: {msg}" for pid, msg in result.gone.items())
         raise LeakscopeError(ExitCode.TARGET_EXITED, f"no process answered ({reasons})")
     return result
+
+
+def fan_out(pids: list[int], ask: Callable[[Any], Any], timeout: float) -> Fanout:
+    """Connect to every PID in parallel and apply *ask* to each client."""
+    from leakscope import client
+
+    def work(pid: int) -> Any:
+        with client.connect(pid, timeout) as c:
+            return ask(c)
+
+    return run_each(pids, work)
 
 
 def merge_prefs(answers: dict[int, dict[str, Any]]) -> list[dict[str, Any]]:

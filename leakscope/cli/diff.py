@@ -119,32 +119,22 @@ def _diff_many(
     as_json: bool,
     limit: int,
 ) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
     from leakscope import compare, multi, snapfile
     from leakscope.cli.liverefs import finish_many
 
     wanted = multi.target_pids(pids, all_agents)
     heap = bool(with_heap)
-    gone: dict[int, str] = {}
 
-    def take_all(pids_now: list[int]) -> dict[int, dict]:
-        def one(p: int) -> tuple[int, dict | None]:
-            try:
-                return p, snapfile.take(p, heap, timeout, collect)
-            except LeakscopeError as exc:
-                gone[p] = exc.message
-                return p, None
+    def take(pid: int) -> dict:
+        return snapfile.take(pid, heap, timeout, collect)
 
-        with ThreadPoolExecutor(max_workers=min(16, len(pids_now))) as pool:
-            return {p: snap for p, snap in pool.map(one, pids_now) if snap is not None}
-
-    first = take_all(wanted)
+    first = multi.run_each(wanted, take)
     time.sleep(interval)
-    second = take_all(list(first))
+    second = multi.run_each(list(first.answers), take)
+    gone = {**first.gone, **second.gone}
     merged: dict[str, dict] = {}
-    for p in second:
-        for row in compare.compare(first[p], second[p])["rows"]:
+    for p, after in second.answers.items():
+        for row in compare.compare(first.answers[p], after)["rows"]:
             slot = merged.setdefault(
                 row["class"],
                 {"class": row["class"], "before": 0, "after": 0, "delta": 0, "per_pid": {}},
@@ -153,10 +143,8 @@ def _diff_many(
                 slot[k] += row[k]
             slot["per_pid"][str(p)] = row["delta"]
     rows = sorted(merged.values(), key=lambda r: (-r["delta"], -r["after"], r["class"]))
-    if not second:
-        raise LeakscopeError(ExitCode.TARGET_EXITED, "no process answered both snapshots")
     data = {
-        "pids": sorted(second),
+        "pids": sorted(second.answers),
         "interval_s": interval,
         "gone": {str(p): m for p, m in gone.items()},
         "rows": rows,
@@ -166,19 +154,8 @@ def _diff_many(
 
         emit(data)
     else:
-        from rich.console import Console
-        from rich.table import Table
+        from leakscope.render.multi import multi_diff_table
+        from leakscope.render.tables import print_table
 
-        table = Table(title=f"Growth over {interval:g} s — {len(second)} processes")
-        table.add_column("Class", style="bold", overflow="fold")
-        for p in sorted(second):
-            table.add_column(f"Δ {p}", justify="right")
-        table.add_column("Δ total", justify="right", style="bold")
-        for row in rows[:limit]:
-            table.add_row(
-                row["class"],
-                *[f"{row['per_pid'].get(str(p), 0):+d}" for p in sorted(second)],
-                f"{row['delta']:+d}",
-            )
-        Console().print(table)
+        print_table(multi_diff_table(data, limit))
     finish_many(gone)

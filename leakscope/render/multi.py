@@ -79,3 +79,20 @@ def multi_memory_table(data: dict[str, Any]) -> Table:
     if data.get("gone"):
         table.caption = "gone: " + ", ".join(str(p) for p in data["gone"])
     return table
+
+
+def multi_diff_table(data: dict[str, Any], limit: int) -> Table:
+    """Growth per class over an interval, one column per process and a total."""
+    pids = data["pids"]
+    table = Table(title=f"Growth over {data['interval_s']:g} s — {len(pids)} processes")
+    table.add_column("Class", style="bold", overflow="fold")
+    for pid in pids:
+        table.add_column(f"Δ {pid}", justify="right")
+    table.add_column("Δ total", justify="right", style="bold")
+    for row in data["rows"][:limit]:
+        table.add_row(
+            row["class"],
+            *[f"{row['per_pid'].get(str(pid), 0):+d}" for pid in pids],
+            f"{row['delta']:+d}",
+        )
+    return table
