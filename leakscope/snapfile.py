@@ -43,7 +43,7 @@ def take(pid: int | None, with_heap: bool, timeout: float, collect: bool = False
         prefs_by: dict[str, Any] = {
             "owner": PrefsReport.from_json(c.call("prefs", (), "owner")).to_json()
         }
-        if hello.get("sites") or c.call("sites", None).get("sites"):
+        if hello.get("sites"):  # the handshake says whether creation sites are on
             prefs_by["site"] = PrefsReport.from_json(c.call("prefs", (), "site")).to_json()
         mem = MemoryReport.from_json(c.call("memory", False)).to_json()
         mem.pop("samples", None)
