@@ -120,7 +120,7 @@ def _diff_many(
     limit: int,
 ) -> None:
     from leakscope import compare, multi, snapfile
-    from leakscope.cli.liverefs import finish_many
+    from leakscope.cli.options import finish_many
 
     wanted = multi.target_pids(pids, all_agents)
     heap = bool(with_heap)

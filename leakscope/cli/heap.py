@@ -140,7 +140,7 @@ def _heap_many(
     as_json: bool,
 ) -> None:
     from leakscope import multi
-    from leakscope.cli.liverefs import finish_many
+    from leakscope.cli.options import finish_many
 
     if partition != "type":
         raise click.UsageError("several processes at once: only --by-type")

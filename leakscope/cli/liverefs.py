@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from leakscope.cli.options import many_target_options, report_gone, single_pid, target_options
+from leakscope.cli.options import finish_many, many_target_options, single_pid, target_options
 from leakscope.errors import ExitCode, LeakscopeError
 from leakscope.grouping import GROUP_KEYS
 from leakscope.snapshot import ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
@@ -172,13 +172,6 @@ def _prefs_many(
 
         print_table(multi_prefs_table(data))
     finish_many(result.gone)
-
-
-def finish_many(gone: dict[int, str]) -> None:
-    """Report processes that could not answer; exit PARTIAL if any."""
-    if gone:
-        report_gone(gone)
-        raise SystemExit(ExitCode.PARTIAL)
 
 
 def _attrs_option(func: Any) -> Any:

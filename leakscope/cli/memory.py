@@ -56,7 +56,7 @@ def _memory_many(
     pids: tuple[int, ...], all_agents: bool, trim: bool, timeout: float, as_json: bool
 ) -> None:
     from leakscope import multi
-    from leakscope.cli.liverefs import finish_many
+    from leakscope.cli.options import finish_many
 
     wanted = multi.target_pids(pids, all_agents)
     result = multi.fan_out(wanted, lambda c: c.call("memory", trim), timeout)

@@ -7,6 +7,8 @@ from typing import Any, TypeVar
 
 import click
 
+from leakscope.errors import ExitCode
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -73,7 +75,10 @@ def single_pid(pids: tuple[int, ...], all_agents: bool) -> int | None | bool:
     return pids[0] if pids else None
 
 
-def report_gone(gone: dict[int, str]) -> None:
-    """One line on stderr per process that could not answer."""
-    for pid, message in sorted(gone.items()):
-        click.echo(f"leakscope: process {pid} gone or not answering: {message}", err=True)
+def finish_many(gone: dict[int, str]) -> None:
+    """After a multi-process answer: one stderr line per process that could not
+    answer, and exit code PARTIAL (17) if there was any."""
+    if gone:
+        for pid, message in sorted(gone.items()):
+            click.echo(f"leakscope: process {pid} gone or not answering: {message}", err=True)
+        raise SystemExit(ExitCode.PARTIAL)
