@@ -28,6 +28,19 @@ class AgentInfo:
     argv: tuple[str, ...] = ()
     role: str = ""
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> AgentInfo:
+        ppid = data.get("ppid")
+        return cls(
+            pid=int(data["pid"]),
+            name=str(data.get("name", "?")),
+            python=str(data.get("python", "?")),
+            socket=str(data.get("socket", "")),
+            ppid=ppid if type(ppid) is int else None,
+            argv=tuple(str(a) for a in data.get("argv") or ()),
+            role=str(data.get("role", "")),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "pid": self.pid,

@@ -317,20 +317,8 @@ def list_agents(prefix: list[str], all_users: bool = False, timeout: float = 5.0
             ExitCode.INCOMPATIBLE,
             f"the remote side of {_describe(prefix)!r} answered ps with {type(answer).__name__}",
         )
-    agents = []
-    for item in answer:
-        if not isinstance(item, dict) or type(item.get("pid")) is not int:
-            continue
-        ppid = item.get("ppid")
-        agents.append(
-            AgentInfo(
-                pid=item["pid"],
-                name=str(item.get("name", "?")),
-                python=str(item.get("python", "?")),
-                socket=str(item.get("socket", "")),
-                ppid=ppid if type(ppid) is int else None,
-                argv=tuple(str(a) for a in item.get("argv") or ()),
-                role=str(item.get("role", "")),
-            )
-        )
-    return agents
+    return [
+        AgentInfo.from_json(item)
+        for item in answer
+        if isinstance(item, dict) and type(item.get("pid")) is int
+    ]
