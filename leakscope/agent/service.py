@@ -23,7 +23,7 @@ import platform
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import rpyc
@@ -100,13 +100,17 @@ def _matches(cls: type, names: frozenset[str]) -> bool:
     return False
 
 
+def _close_names(name: str, known: Iterable[str]) -> list[str]:
+    """Up to three known class names (short or dotted) that look like *name*."""
+    names = set(known)
+    names |= {n.rsplit(".", 1)[-1] for n in names}
+    return difflib.get_close_matches(name, sorted(names), n=3)
+
+
 def _resolve(class_name: str) -> list[tuple[type, str]]:
     found = trackref.find_classes(class_name)
     if not found:
-        names = trackref.all_class_names()
-        short = {n.rsplit(".", 1)[-1]: n for n in names}
-        close = difflib.get_close_matches(class_name, list(short) + names, n=3, cutoff=0.6)
-        raise UnknownClass(class_name, close)
+        raise UnknownClass(class_name, _close_names(class_name, trackref.all_class_names()))
     return found
 
 
@@ -350,8 +354,7 @@ def _history_name(hist: Any, name: str) -> str:
     matches = sorted(k for k in known if k.rsplit(".", 1)[-1] == name)
     if matches:
         return matches[0]
-    short = {k.rsplit(".", 1)[-1] for k in known}
-    raise UnknownClass(name, difflib.get_close_matches(name, sorted(short | known), n=3))
+    raise UnknownClass(name, _close_names(name, known))
 
 
 def _memory_sample(sample: dict[str, Any]) -> dict[str, Any]:
