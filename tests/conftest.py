@@ -44,12 +44,23 @@ class Target:
             assert self.proc.stdin is not None
             with contextlib.suppress(OSError):
                 self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            wait_or_kill(self.proc, 10)
         return self.proc.returncode
+
+
+def wait_or_kill(proc: subprocess.Popen, timeout: float) -> None:
+    """Wait for *proc* to end; SIGKILL it if it has not after *timeout* seconds."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def terminate(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM *proc*, then SIGKILL it if it is still there after *timeout* seconds."""
+    proc.terminate()
+    wait_or_kill(proc, timeout)
 
 
 def start_target(

@@ -3,7 +3,6 @@ the example alert rule checked (and unit-tested) with promtool."""
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import logging
@@ -11,7 +10,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, start_target, terminate
 
 pytest.importorskip("prometheus_client")
 
@@ -81,33 +79,11 @@ class MetricsTarget:
 def metrics_target(socket_dir: Path, tmp_path: Path) -> Iterator[MetricsTarget]:
     script = tmp_path / "metrics_target.py"
     script.write_text(TARGET)
-    path = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
-    env = dict(os.environ, PYTHONPATH=path, METRICS_ADDRESS="127.0.0.1:0")
-    proc = subprocess.Popen(
-        [sys.executable, str(script)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    address = proc.stdout.readline().strip()
-    if not address or address == "None":
-        proc.kill()
-        pytest.fail(f"metrics endpoint did not start: {proc.communicate(timeout=10)}")
-    target = MetricsTarget(proc, address)
+    target = start_target(script, env={"METRICS_ADDRESS": "127.0.0.1:0"})
     try:
-        yield target
+        yield MetricsTarget(target.proc, target.socket)  # its first line is the address
     finally:
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        target.stop()
 
 
 def scrape(address: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -279,12 +255,7 @@ def prometheus(tmp_path: Path, metrics_target: MetricsTarget) -> Iterator[int]:
     try:
         yield port
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc)
 
 
 def test_prometheus_scrapes_the_agent(prometheus, metrics_target):

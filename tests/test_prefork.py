@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, cli_json
+from tests.conftest import REPO, cli_json, terminate
 
 APP_DIR = Path(__file__).parent / "gunicorn_app"
 
@@ -80,11 +79,6 @@ def test_gunicorn_master_and_workers_each_have_an_agent(socket_dir):
         assert row["per_pid"].get(str(master["pid"]), 0) == 0
         assert sum(row["per_pid"].get(str(w), 0) for w in workers) == 60
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, 30)
     time.sleep(0.5)
     assert cli_json("ps") == []

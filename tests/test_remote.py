@@ -26,7 +26,7 @@ import pytest
 from leakscope import wire
 from leakscope.errors import ExitCode, LeakscopeError
 from leakscope.integrations import remote
-from tests.conftest import REPO, run_cli
+from tests.conftest import REPO, run_cli, terminate
 
 SSHD = "/usr/sbin/sshd"
 
@@ -106,12 +106,7 @@ def sshd() -> Iterator[str]:
                     time.sleep(0.05)
             yield shlex.join([*_ssh_options(d / "user_key", port), "root@127.0.0.1"])
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            terminate(proc, 5)
 
 
 @pytest.fixture
