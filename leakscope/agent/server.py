@@ -82,11 +82,6 @@ class Agent:
         """True while the accept thread is alive in this process."""
         return self._thread is not None and self._thread.is_alive() and self._pid == os.getpid()
 
-    @property
-    def active_clients(self) -> int:
-        """Connections being served right now."""
-        return len(self._clients)
-
     def start(self, directory: Path | None = None) -> Path | None:
         """Start serving (idempotent). Returns the socket path, or None if refused."""
         with self._lock:

@@ -349,8 +349,3 @@ class HeapWalk:
                 containers.extend(objects)
             elif role == _CODE:
                 codes.extend(objects)
-
-
-def tracked_objects() -> list:
-    """The GC's tracked objects; call before creating anything the census should not count."""
-    return gc.get_objects()
