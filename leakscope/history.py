@@ -112,6 +112,9 @@ class History:
         self._sample = sample if sample is not None else default_sample
         self._records: deque[_Record] = deque(maxlen=self.maxlen)
         self._lock = threading.Lock()
+        # growth() figures per class, valid until the next sample arrives.
+        self._growth_of: object = None
+        self._growth: dict[str, dict[str, Any]] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
@@ -237,7 +240,40 @@ class History:
         None when the history does not reach that far back (half an interval
         of slack) or the class was never seen.
         """
-        points = self.series(class_name)
+        return self._change(self.series(class_name), over_s)
+
+    def rate_per_min(self, class_name: str, over_s: float | None = None) -> float | None:
+        """Growth in instances per minute: least-squares slope over the kept samples
+        (or the last ``over_s`` seconds); None with fewer than two samples."""
+        return _rate_per_min(self.series(class_name), over_s)
+
+    def growth(self, class_name: str) -> dict[str, Any]:
+        """``change_1m``, ``change_10m`` and ``rate_per_min`` of one class.
+
+        Built from one series and kept until the next sample arrives: `prefs`
+        asks for every class on every call, and the figures cannot change
+        between two samples.
+        """
+        records = self._snapshot()
+        newest = (len(records), records[-1].t) if records else None
+        with self._lock:
+            if self._growth_of != newest:
+                self._growth_of, self._growth = newest, {}
+            known = self._growth.get(class_name)
+        if known is not None:
+            return known
+        points = _series(records, class_name)
+        figures = {
+            "change_1m": self._change(points, 60.0),
+            "change_10m": self._change(points, 600.0),
+            "rate_per_min": _rate_per_min(points, None),
+        }
+        with self._lock:
+            if self._growth_of == newest:
+                self._growth[class_name] = figures
+        return figures
+
+    def _change(self, points: list[tuple[float, int]], over_s: float) -> int | None:
         if not points:
             return None
         t_now, count_now = points[-1]
@@ -248,23 +284,21 @@ class History:
         _, count_then = min(points, key=lambda p: abs(p[0] - target))
         return count_now - count_then
 
-    def rate_per_min(self, class_name: str, over_s: float | None = None) -> float | None:
-        """Growth in instances per minute: least-squares slope over the kept samples
-        (or the last ``over_s`` seconds); None with fewer than two samples."""
-        points = self.series(class_name)
-        if over_s is not None and points:
-            start = points[-1][0] - over_s
-            points = [p for p in points if p[0] >= start]
-        if len(points) < 2:
-            return None
-        n = len(points)
-        mean_t = sum(p[0] for p in points) / n
-        mean_c = sum(p[1] for p in points) / n
-        var = sum((p[0] - mean_t) ** 2 for p in points)
-        if var <= 0:
-            return None
-        cov = sum((p[0] - mean_t) * (p[1] - mean_c) for p in points)
-        return cov / var * 60.0
+
+def _rate_per_min(points: list[tuple[float, int]], over_s: float | None) -> float | None:
+    if over_s is not None and points:
+        start = points[-1][0] - over_s
+        points = [p for p in points if p[0] >= start]
+    if len(points) < 2:
+        return None
+    n = len(points)
+    mean_t = sum(p[0] for p in points) / n
+    mean_c = sum(p[1] for p in points) / n
+    var = sum((p[0] - mean_t) ** 2 for p in points)
+    if var <= 0:
+        return None
+    cov = sum((p[0] - mean_t) * (p[1] - mean_c) for p in points)
+    return cov / var * 60.0
 
 
 def _unpack(record: _Record) -> dict[str, Any]:

@@ -62,6 +62,26 @@ def test_change_and_rate_on_a_known_series() -> None:
     assert history.class_names() == ["app.Flat", "app.Grows", "app.Sometimes"]
 
 
+def test_growth_matches_change_and_rate_and_follows_new_samples() -> None:
+    history = History(interval_s=10.0, keep_s=1000.0, sample=Clock())
+    for _ in range(20):
+        history.sample_now()
+    assert history.growth("app.Grows") == {
+        "change_1m": 18,
+        "change_10m": None,
+        "rate_per_min": pytest.approx(18.0),
+    }
+    assert history.growth("app.Never") == {
+        "change_1m": None,
+        "change_10m": None,
+        "rate_per_min": None,
+    }
+    for _ in range(60):  # now the history reaches ten minutes back
+        history.sample_now()
+    assert history.growth("app.Grows")["change_10m"] == 180
+    assert history.growth("app.Grows")["change_1m"] == history.change("app.Grows", 60.0)
+
+
 def test_rate_needs_two_samples() -> None:
     history = History(interval_s=10.0, keep_s=100.0, sample=Clock())
     history.sample_now()

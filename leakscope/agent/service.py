@@ -338,11 +338,8 @@ def _history() -> Any:
 
 def _growth(hist: Any, name: str) -> dict[str, Any]:
     try:
-        return {
-            "change_1m": hist.change(name, 60.0),
-            "change_10m": hist.change(name, 600.0),
-            "rate_per_min": hist.rate_per_min(name),
-        }
+        growth: dict[str, Any] = hist.growth(name)
+        return growth
     except Exception:
         return {"change_1m": None, "change_10m": None, "rate_per_min": None}
 
