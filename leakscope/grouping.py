@@ -63,12 +63,16 @@ class Row:
     group: str | None = None
 
 
-def live_rows(group_by: str | None = None) -> list[Row]:
-    """Rows of both registries (leakscope's and Scrapy's), grouped when asked."""
+def live_rows(group_by: str | None = None, with_oldest: bool = True) -> list[Row]:
+    """Rows of both registries (leakscope's and Scrapy's), grouped when asked.
+
+    ``with_oldest=False`` (ungrouped only) skips the O(objects) search for the
+    oldest of Scrapy's objects: for callers that want counts alone.
+    """
     from leakscope import trackref
 
-    stats = trackref.class_stats() + trackref.scrapy_class_stats()
     if group_by is None:
+        stats = trackref.class_stats() + trackref.scrapy_class_stats(with_oldest)
         return [Row(s.cls, s.count, s.oldest, s.source) for s in stats]
     key = GROUP_KEYS.get(group_by)
     if key is None:
@@ -85,6 +89,7 @@ def live_rows(group_by: str | None = None) -> list[Row]:
         ]
         return rows
     assert key.compute is not None
+    stats = trackref.class_stats() + trackref.scrapy_class_stats()
     return _computed_rows(stats, key.compute)
 
 

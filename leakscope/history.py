@@ -60,7 +60,7 @@ def class_counts() -> dict[str, int]:
         from leakscope.describe import qualified_name
         from leakscope.grouping import live_rows
 
-        rows = live_rows()
+        rows = live_rows(with_oldest=False)  # counts only: no O(objects) search
     except Exception:
         return counts
     for row in rows:

@@ -891,17 +891,25 @@ def _scrapy_time_converter() -> Callable[[Any], float]:
     return to_wall
 
 
-def scrapy_class_stats() -> list[ClassStat]:
+def scrapy_class_stats(with_oldest: bool = True) -> list[ClassStat]:
     """Live count and oldest time per class of Scrapy's own registry, if
-    Scrapy has loaded it (never imports Scrapy). O(objects): Scrapy keeps no
-    oldest entry. Classes leakscope also tracks are left out."""
+    Scrapy has loaded it (never imports Scrapy). O(objects) for the oldest:
+    Scrapy keeps no oldest entry; with ``with_oldest=False`` the counts alone
+    cost O(classes) and ``oldest`` is None. Classes leakscope also tracks are
+    left out."""
     to_wall = _scrapy_time_converter()
     stats = []
     for cls, objects in _scrapy_classes():
-        times = list(objects.data.copy().values())
         # Entries of dead objects wait in _pending_removals while Scrapy
         # itself iterates the dictionary.
-        n = len(times) - len(getattr(objects, "_pending_removals", ()))
+        pending = len(getattr(objects, "_pending_removals", ()))
+        if not with_oldest:
+            n = len(objects.data) - pending
+            if n > 0:
+                stats.append(ClassStat(cls, n, None, None, "scrapy"))
+            continue
+        times = list(objects.data.copy().values())
+        n = len(times) - pending
         if times and n > 0:
             stats.append(ClassStat(cls, n, to_wall(min(times)), None, "scrapy"))
     stats.sort(key=lambda s: (-s.count, s.cls.__name__))

@@ -608,6 +608,9 @@ def test_scrapy_objects_through_the_bridge() -> None:
     assert (Request, "scrapy") in find_classes("Request")
     assert (HtmlResponse, "scrapy") in find_classes("scrapy.http.response.html.HtmlResponse")
     assert "HtmlResponse" in trackref.all_class_names()
+    counts_only = {s.cls: s for s in trackref.scrapy_class_stats(with_oldest=False)}
+    assert {c: s.count for c, s in counts_only.items()} == {c: s.count for c, s in stats.items()}
+    assert all(s.oldest is None for s in counts_only.values())
     del response
 
 
