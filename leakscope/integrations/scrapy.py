@@ -18,7 +18,6 @@ create an empty dict on every request they look at.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import sys
 import threading
@@ -177,15 +176,15 @@ class _SpiderHosts:
         self._read_at = float("-inf")
 
     def _read(self) -> dict[str, str | None]:
-        trackref = sys.modules.get("scrapy.utils.trackref")
-        live_refs = getattr(trackref, "live_refs", None)
+        # trackref reads Scrapy's registry with one-call copies, safe while the
+        # crawl's thread adds and drops entries.
+        from leakscope import trackref
+
         hosts: dict[str, str | None] = {}
-        if live_refs is None:
-            return hosts
-        for cls, instances in list(live_refs.items()):
-            if _kind_of_class(cls) != "spider":
+        for stat in trackref.scrapy_class_stats(with_oldest=False):
+            if _kind_of_class(stat.cls) != "spider":
                 continue
-            for spider in list(instances):
+            for spider, _ in trackref.iter_objects(stat.cls, "scrapy"):
                 name = _name_of_spider(spider)
                 for domain in getattr(spider, "allowed_domains", None) or ():
                     if name is None or not isinstance(domain, str):
@@ -201,9 +200,7 @@ class _SpiderHosts:
             return None
         now = time.monotonic()
         if now - self._read_at > self.REFRESH_S:
-            # RuntimeError: the registry changed while we read it; keep the old map.
-            with contextlib.suppress(RuntimeError):
-                self._hosts = self._read()
+            self._hosts = self._read()
             self._read_at = now
         labels = host.split(".")
         for start in range(len(labels)):
