@@ -71,7 +71,7 @@ def worker(tool: str, n: int) -> dict:
 
     # Imports are not part of the timed run, for any tool.
     if tool.startswith("builtin"):
-        import leakscope.census  # noqa: F401
+        import leakscope.target.census  # noqa: F401
     elif tool.startswith("guppy"):
         import guppy  # noqa: F401
     else:
@@ -87,22 +87,22 @@ def worker(tool: str, n: int) -> dict:
     extra: dict = {}
     t0 = time.perf_counter()
     if tool == "builtin-type":
-        from leakscope.census import census
+        from leakscope.target.census import census
 
         answer = census("type", limit=10)
         extra = {"count": answer["total_count"], "max_pause_s": answer["max_pause_s"]}
     elif tool == "builtin-via":
-        from leakscope.census import census
+        from leakscope.target.census import census
 
         answer = census("via", of="dict", limit=5)
         extra = {"count": answer["total_count"], "max_pause_s": answer["max_pause_s"]}
     elif tool == "builtin-via-class":
-        from leakscope.census import census
+        from leakscope.target.census import census
 
         answer = census("via", of="Small", limit=5)
         extra = {"count": answer["total_count"], "max_pause_s": answer["max_pause_s"]}
     elif tool == "builtin-path":
-        from leakscope.census import retention_path
+        from leakscope.target.census import retention_path
 
         target = heap["objs"][-1].b
         answer = retention_path(target)

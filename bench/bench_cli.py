@@ -77,9 +77,9 @@ def main() -> None:
             )
             snap_s = time.perf_counter() - t0
             snap_bytes = os.path.getsize(snap)
-            from leakscope import client
+            from leakscope.client.connector import Connector
 
-            with client.connect(int(pid)) as c:
+            with Connector().connect(int(pid)) as c:
                 inner = []
                 for _ in range(50):
                     t0 = time.perf_counter()

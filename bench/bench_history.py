@@ -32,8 +32,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from leakscope import memory  # noqa: E402
-from leakscope.history import History, class_counts, default_sample  # noqa: E402
+from leakscope.client.analysis.verdict import judge  # noqa: E402
+from leakscope.client.reports import MemoryAnswer  # noqa: E402
+from leakscope.target import memory  # noqa: E402
+from leakscope.target.history import History, class_counts, default_sample  # noqa: E402
 
 MIB = 1024 * 1024
 QUICK = "--quick" in sys.argv
@@ -169,9 +171,9 @@ def idle_thread_cpu() -> None:
 DEMO = textwrap.dedent(
     """
     import json, sys, time
-    from leakscope import memory
+    from leakscope.target import memory
     kind, n = sys.argv[1], int(sys.argv[2])
-    before = memory.memory_figures(); before["t"] = time.time()
+    before = dict(memory.memory_summary(memory.memory_figures()), t=time.time())
     if kind == "dicts":
         tmp = [{"i": i} for i in range(n)]
     else:
@@ -179,15 +181,18 @@ DEMO = textwrap.dedent(
     peak = memory.memory_figures()["rss"]
     keep = tmp[::50]
     del tmp
-    now = memory.memory_figures(); now["t"] = time.time()
-    v = memory.verdict([before], now)
+    now = memory.memory_figures(); now_t = time.time()
     t0 = time.perf_counter(); trim = memory.trim(); trim["seconds"] = time.perf_counter() - t0
-    after = memory.memory_figures(); after["t"] = time.time()
-    v_after = memory.verdict([before], after)
-    print(json.dumps({"before": before, "peak": peak, "now": now, "verdict": v, "trim": trim,
-                      "after": after, "verdict_after": v_after, "kept": len(keep)}))
+    after = memory.memory_figures(); after_t = time.time()
+    print(json.dumps({"before": before, "peak": peak, "now": now, "now_t": now_t, "trim": trim,
+                      "after": after, "after_t": after_t, "kept": len(keep)}))
     """
 )
+
+
+def verdict_of(figures: dict, t: float, before: dict) -> dict:
+    answer = MemoryAnswer.from_json({"pid": 0, "time": t, "figures": figures, "samples": [before]})
+    return judge(answer).to_json()
 
 
 def demo(kind: str, n: int, label: str) -> None:
@@ -203,6 +208,9 @@ def demo(kind: str, n: int, label: str) -> None:
         return
     d = json.loads(proc.stdout)
     now, after = d["now"], d["after"]
+    # The verdict is the client's, as `leakscope memory` judges it.
+    d["verdict"] = verdict_of(now, d["now_t"], d["before"])
+    d["verdict_after"] = verdict_of(after, d["after_t"], d["before"])
     pm, m = now["pymalloc"], now["malloc"]
     print(f"\n   {label} ({took:.1f} s)")
     print(

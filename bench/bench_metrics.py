@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from leakscope import trackref  # noqa: E402
-from leakscope.integrations import metrics  # noqa: E402
+from leakscope.target import metrics  # noqa: E402
 
 QUICK = "--quick" in sys.argv
 N_OBJECTS = 100_000 if QUICK else 1_000_000

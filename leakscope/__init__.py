@@ -1,8 +1,20 @@
 """leakscope: find memory leaks in running Python processes.
 
+The package has two sides, one on each end of the agent's Unix socket:
+
+* `leakscope.target` runs **inside the observed process** (the registry of
+  tracked objects, the heap census, the agent and its hooks): pure Python,
+  bounded in what it allocates, and never raising into its host;
+* `leakscope.client`, `leakscope.render` and `leakscope.cli` run **in the
+  user's shell**: finding agents, typed answers, analysis, tables.
+
+`leakscope.wire` is the one module both import. The public names live where
+users import them, as thin re-exports: `leakscope.trackref`,
+`leakscope.agent` (``start``/``stop``), `leakscope.scrapy`
+(``LeakscopeExtension``) and ``leakscope.owner``.
+
 Importing this package starts nothing, unless ``LEAKSCOPE_AGENT=1`` is set in
-the environment, in which case the in-process agent starts (see
-`leakscope.agent`). ``leakscope.owner`` is `leakscope.trackref.owner`.
+the environment, in which case the in-process agent starts.
 """
 
 from __future__ import annotations
@@ -10,33 +22,20 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__version__ = "0.1.0"
+from leakscope.wire import VERSION as __version__
 
-
-def quiet_logging() -> None:
-    """Give the ``leakscope`` logger a NullHandler (once).
-
-    Without a handler of its own, Python's last-resort handler would print our
-    warnings on the host's stderr; the host decides where our log lines go.
-    Called by the in-process modules (agent, history) rather than here, so the
-    CLI does not pay for importing logging.
-    """
-    import logging
-
-    root = logging.getLogger("leakscope")
-    if not any(isinstance(h, logging.NullHandler) for h in root.handlers):
-        root.addHandler(logging.NullHandler())
+__all__ = ["__version__", "owner"]
 
 
 def __getattr__(name: str) -> Any:
     if name == "owner":
-        from leakscope.trackref import owner
+        from leakscope.target.registry import owner
 
         return owner
     raise AttributeError(f"module 'leakscope' has no attribute {name!r}")
 
 
 if os.environ.get("LEAKSCOPE_AGENT") == "1":
-    from leakscope import agent as _agent
+    from leakscope.target import agent as _agent
 
     _agent.start()

@@ -12,17 +12,43 @@ The rules (DESIGN.md, "Wire rules"):
 * Frames are bounded, so a hostile peer cannot make the agent buffer or
   decompress without limit.
 
-This module is imported on both sides and imports nothing heavy.
+It also holds the other facts both sides must agree on: where an agent puts
+its socket (`socket_dir`, `check_directory`), the protocol and leakscope
+versions of the handshake, and the names of partitions, census engines and
+``--group-by`` keys a client may ask for.
+
+This module is imported on both sides (it is the only one) and imports
+nothing heavy.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
+from pathlib import Path
 from typing import Any
+
+#: This leakscope's version (``leakscope.__version__``); the handshake reports it.
+VERSION = "0.1.0"
 
 #: Bumped whenever a method, an argument or an answer changes incompatibly.
 PROTOCOL_VERSION = 1
+
+#: Ways a census partitions the heap, and the engines that can do it.
+PARTITIONS = ("type", "via", "referrer", "module", "size")
+BACKENDS = ("builtin", "guppy", "muppy")
+
+#: ``--group-by`` keys: name -> what it groups by. ``owner`` and ``site`` are
+#: recorded when an object is made; ``spider`` and ``domain`` are read from it.
+GROUP_KEYS: dict[str, str] = {
+    "owner": "the leakscope.owner(...) current when the object was made",
+    "site": "file:line that created the object (sites must be on)",
+    "spider": "the Scrapy spider that owns the request/response",
+    "domain": "the host of the request/response URL",
+}
+RECORDED_GROUP_KEYS = ("owner", "site")
 
 #: Largest frame the agent reads; requests are tiny, so 1 MiB is generous.
 MAX_FRAME_BYTES = 1 << 20
@@ -33,8 +59,7 @@ MAX_STR = 512
 #: Most items in a tuple argument (--ignore, --attr).
 MAX_ITEMS = 64
 
-_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_CLASS_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.<>]*\Z")
+_SPECIAL_PART = re.compile(r"<\w+>\Z")  # "<locals>" in a qualified name
 
 #: RPyC configuration of the agent: nothing but exposed_ methods is reachable,
 #: no pickling, no attribute writes, no remote exception classes, and no
@@ -112,6 +137,14 @@ def want_number(value: object, name: str, *, low: float, high: float) -> float:
     return float(value)
 
 
+def want_choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    """Return *value* if it is one of the strings in *choices*."""
+    text = want_str(value, name, max_len=64)
+    if text not in choices:
+        raise ArgumentRefused(f"{name} must be one of {', '.join(choices)}, not {text!r}")
+    return text
+
+
 def want_bool(value: object, name: str) -> bool:
     """Return *value* if it is exactly True or False."""
     if type(value) is not bool:
@@ -131,17 +164,18 @@ def want_str_tuple(
 
 
 def want_identifier(value: object, name: str) -> str:
-    """Return *value* if it is a plain attribute name, not a dunder."""
+    """Return *value* if it is a plain attribute name (any script), not a dunder."""
     text = want_str(value, name, max_len=128)
-    if not _IDENT.match(text) or text.startswith("__"):
+    if not text.isidentifier() or text.startswith("__"):
         raise ArgumentRefused(f"{name} {text!r} is not a plain attribute name")
     return text
 
 
 def want_class_name(value: object, name: str) -> str:
-    """Return *value* if it looks like a (possibly dotted) class name."""
+    """Return *value* if it looks like a (possibly dotted) class name, in any script."""
     text = want_str(value, name, max_len=256)
-    if not _CLASS_NAME.match(text):
+    parts = text.split(".")
+    if not all(p.isidentifier() or _SPECIAL_PART.match(p) for p in parts):
         raise ArgumentRefused(f"{name} {text!r} is not a class name")
     return text
 
@@ -164,3 +198,46 @@ def decode(text: object) -> dict[str, Any]:
     if type(data) is not dict:
         raise ArgumentRefused("the agent answered with something other than a JSON object")
     return data
+
+
+# -- where agents put their sockets ------------------------------------------------
+
+SOCKET_SUFFIX = ".sock"
+
+
+class UnsafeDirectory(Exception):
+    """A socket directory that someone else owns or others can enter."""
+
+
+def socket_dir(uid: int | None = None, environ: dict[str, str] | None = None) -> Path:
+    """The directory an agent of *uid* with environment *environ* uses.
+
+    ``LEAKSCOPE_SOCKET_DIR`` if set, else ``$XDG_RUNTIME_DIR/leakscope`` when that
+    directory exists, else ``/tmp/leakscope-<uid>``.
+    """
+    env = os.environ if environ is None else environ
+    uid = os.getuid() if uid is None else uid
+    override = env.get("LEAKSCOPE_SOCKET_DIR")
+    if override:
+        return Path(override)
+    runtime = env.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isdir(runtime):
+        return Path(runtime) / "leakscope"
+    return Path(f"/tmp/leakscope-{uid}")
+
+
+def check_directory(path: Path, uid: int) -> None:
+    """Raise UnsafeDirectory unless *path* is a private directory owned by *uid*."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        raise UnsafeDirectory(f"{path} does not exist") from None
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeDirectory(f"{path} is not a directory (a link or a file is in its place)")
+    if info.st_uid != uid:
+        raise UnsafeDirectory(f"{path} belongs to uid {info.st_uid}, not {uid}")
+    if info.st_mode & 0o077:
+        raise UnsafeDirectory(
+            f"{path} has mode {stat.S_IMODE(info.st_mode):04o}; "
+            "it must be 0700 (no group/other access)"
+        )

@@ -17,47 +17,26 @@ import click
 
 from leakscope import __version__
 from leakscope.cli import main
-from leakscope.errors import ExitCode
+from leakscope.client.errors import MEANINGS, ExitCode
 
 HERE = Path(__file__).parent
 DATE = "2026-11"
 
-EXIT_MEANINGS = {
-    ExitCode.OK: "success",
-    ExitCode.INTERNAL: "internal error of leakscope (a bug: please report it)",
-    ExitCode.USAGE: "invalid option, argument or value",
-    ExitCode.NO_SUCH_PROCESS: "no process has that PID",
-    ExitCode.NOT_PYTHON: "the process is not a Python process",
-    ExitCode.NO_AGENT: "a Python process without a leakscope agent",
-    ExitCode.SEVERAL_AGENTS: "several processes run an agent and no --pid was given",
-    ExitCode.NONE_FOUND: "no process runs a leakscope agent",
-    ExitCode.PERMISSION: "permission denied (another user's process, or unsafe socket directory)",
-    ExitCode.STALE_SOCKET: "the process is gone; its stale socket was removed",
-    ExitCode.TARGET_EXITED: "the target exited or closed the connection during the query",
-    ExitCode.UNKNOWN_CLASS: "no live objects of that class (close names are suggested)",
-    ExitCode.INCOMPATIBLE: "the agent speaks another protocol version",
-    ExitCode.TIMEOUT: "the agent did not answer in time",
-    ExitCode.BAD_SNAPSHOT: "a snapshot file is unreadable, truncated or of an unknown schema",
-    ExitCode.ATTACH_FAILED: "the agent could not be started in the process (attach)",
-    ExitCode.AGENT_ERROR: "the agent reported an error of its own",
-    ExitCode.PARTIAL: "several processes were asked and some could not answer (the rest is shown)",
-}
+#: The block of a command's help that lists examples (Click keeps it as written).
+EXAMPLES_HEAD = "\b\nExamples:\n"
 
-EXAMPLES: dict[str, list[tuple[str, str]]] = {
-    "prefs": [
-        ("leakscope prefs --pid 4242", "live tracked objects per class"),
-        ("leakscope prefs --ignore Spider --sort growth", "hide spiders, fastest growth first"),
-        ("leakscope prefs --group-by spider", "which Scrapy spider owns them"),
-        ("leakscope prefs --watch 5", "redraw every 5 seconds until Ctrl-C"),
-    ],
-    "oldest": [
-        ("leakscope oldest HtmlResponse --attr url", "the URL of the oldest response"),
-        ("leakscope oldest HtmlResponse --why --graph path.dot", "why it is still alive"),
-    ],
-    "all": [("leakscope all HtmlResponse --attr url --limit 50", "the 50 oldest responses")],
-    "ps": [("leakscope ps --json", "agent-bearing processes as JSON")],
-    "demo": [("leakscope demo", "find the leak of a built-in leaky program")],
-}
+
+def split_examples(help_text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The help text without its Examples block, and the examples as (command, what)."""
+    text = inspect.cleandoc(help_text)
+    head, found, block = text.partition(EXAMPLES_HEAD)
+    if not found:
+        return text, []
+    examples = []
+    for line in block.split("\n\n", 1)[0].splitlines():
+        command, _, what = line.strip().partition("  ")
+        examples.append((command.strip(), what.strip()))
+    return head.rstrip(), examples
 
 
 def _esc(text: str) -> str:
@@ -101,6 +80,7 @@ def command_page(name: str, cmd: click.Command) -> str:
     parent = click.Context(main, info_name="leakscope")
     ctx = click.Context(cmd, info_name=name, parent=parent)
     short = cmd.get_short_help_str(limit=80)
+    description, examples = split_examples(cmd.help or "")
     lines = [
         f'.TH LEAKSCOPE-{name.upper()} 1 "{DATE}" "leakscope {__version__}" "leakscope manual"',
         ".SH NAME",
@@ -108,13 +88,13 @@ def command_page(name: str, cmd: click.Command) -> str:
         ".SH SYNOPSIS",
         f"\\fBleakscope {_esc(name)}\\fR {_esc(_usage(cmd, ctx))}",
         ".SH DESCRIPTION",
-        _paragraphs(cmd.help or ""),
+        _paragraphs(description),
         ".SH OPTIONS",
         *_option_lines(cmd, ctx),
     ]
-    if name in EXAMPLES:
+    if examples:
         lines.append(".SH EXAMPLES")
-        for example, what in EXAMPLES[name]:
+        for example, what in examples:
             lines += [".TP", f"\\fB{_esc(example)}\\fR", _esc(what)]
     lines += [
         ".SH EXIT STATUS",
@@ -140,7 +120,7 @@ def main_page() -> str:
         *_option_lines(main, ctx),
         ".SH COMMANDS",
     ]
-    for name in sorted(main.commands):
+    for name in _visible():
         cmd = main.commands[name]
         lines += [
             ".TP",
@@ -149,7 +129,7 @@ def main_page() -> str:
         ]
     lines.append(".SH EXIT STATUS")
     for code in ExitCode:
-        lines += [".TP", f"\\fB{int(code)}\\fR", _esc(EXIT_MEANINGS[code])]
+        lines += [".TP", f"\\fB{int(code)}\\fR", _esc(MEANINGS[code])]
     lines += [
         ".SH ENVIRONMENT",
         ".TP",
@@ -191,16 +171,21 @@ def main_page() -> str:
         "\\fI$XDG_RUNTIME_DIR/leakscope/PID.sock\\fR, \\fI/tmp/leakscope\\-UID/PID.sock\\fR",
         "the agent socket of process PID (mode 0600, in a 0700 directory)",
         ".SH SEE ALSO",
-        ", ".join(f"\\fBleakscope\\-{_esc(n)}\\fR(1)" for n in sorted(main.commands)),
+        ", ".join(f"\\fBleakscope\\-{_esc(n)}\\fR(1)" for n in _visible()),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _visible() -> list[str]:
+    """The commands a user may type (hidden ones, such as ``_call``, have no page)."""
+    return [name for name in sorted(main.commands) if not main.commands[name].hidden]
 
 
 def pages() -> dict[str, str]:
     """Every page, by file name."""
     out = {"leakscope.1": main_page()}
-    for name, cmd in sorted(main.commands.items()):
-        out[f"leakscope-{name}.1"] = command_page(name, cmd)
+    for name in _visible():
+        out[f"leakscope-{name}.1"] = command_page(name, main.commands[name])
     return out
 
 

@@ -1,6 +1,6 @@
 """The generated demo sites for tests: the environment and command of a crawl.
 
-The server itself is `leakscope.integrations.scrapy_demo_site.DemoSite` (the demo
+The server itself is `leakscope.client.demo.site.DemoSite` (the demo
 uses it too): one ThreadingHTTPServer on 127.0.0.1, port 0, serving several
 virtual sites (``nasty.localhost``, ``books.localhost``, ``news.localhost``). Those
 names may not resolve here, so the server doubles as an HTTP proxy and crawls run
@@ -13,7 +13,7 @@ import os
 import sys
 from pathlib import Path
 
-from leakscope.integrations.scrapy_demo_site import DemoSite
+from leakscope.client.demo.site import DemoSite
 
 PROJECT_DIR = Path(__file__).resolve().parent / "scrapy_project"
 REPO_DIR = Path(__file__).resolve().parent.parent

@@ -24,9 +24,13 @@ from pathlib import Path
 
 import pytest
 
-from leakscope import client, discovery
-from leakscope.errors import ExitCode
-from leakscope.integrations import attach as attaching
+from leakscope.client import attach as attaching
+from leakscope.client import discovery
+from leakscope.client.attach.process import tracer
+from leakscope.client.attach.request import statement
+from leakscope.client.attach.syscalls import blocked_safely
+from leakscope.client.errors import ExitCode
+from leakscope.client.local import LocalTransport
 from tests.conftest import REPO, run_cli
 
 pytestmark = pytest.mark.skipif(
@@ -146,8 +150,11 @@ def attach_json(pid: int, *args: str, timeout: float = 60) -> dict:
 
 
 def assert_answers(pid: int, socket: str) -> None:
-    with client.connect_path(pid, Path(socket), timeout=10) as c:
-        assert c.hello.get("pid") == pid
+    transport = LocalTransport.open(pid, Path(socket), timeout=10)
+    try:
+        assert transport.hello.get("pid") == pid
+    finally:
+        transport.close()
 
 
 def test_attach_busy_threads_then_detach(program) -> None:
@@ -392,14 +399,14 @@ def test_remote_exec(program) -> None:
 
 def test_statement_is_fixed_and_paths_are_checked(tmp_path: Path) -> None:
     path = Path("/tmp/leakscope-attach-abc_1/request.py")
-    text = attaching.statement(path)
+    text = statement(path)
     assert text.count(str(path)) == 2 and "__leakscope_attach__" in text
     for bad in ("/tmp/x'y/r.py", "/tmp/a\nb/r.py", '/tmp/"x/r.py', "/tmp/../etc/r.py", "rel.py"):
         with pytest.raises(Exception, match="unsafe request path"):
-            attaching.statement(Path(bad))
+            statement(Path(bad))
     # The statement leaves no names behind and never raises, even when the file is gone.
     namespace: dict = {}
-    exec(attaching.statement(tmp_path / "missing.py"), namespace)
+    exec(statement(tmp_path / "missing.py"), namespace)
     assert set(namespace) == {"__builtins__"}
 
 
@@ -409,13 +416,13 @@ def test_which_main_thread_states_allow_a_direct_call() -> None:
     if platform.machine() != "x86_64":
         pytest.skip("syscall numbers checked for x86_64")
     runtime = (0x1000, 0x2000)
-    assert attaching._blocked_safely((230, 0), runtime)  # clock_nanosleep
-    assert attaching._blocked_safely((7, 0), runtime)  # poll
-    assert attaching._blocked_safely((202, 0x5000), runtime)  # futex of a threading.Lock
-    assert not attaching._blocked_safely((202, 0x1800), runtime)  # futex of the GIL
-    assert not attaching._blocked_safely((202, 0x5000), None)  # cannot tell: not safe
-    assert not attaching._blocked_safely((9, 0), runtime)  # mmap (maybe inside malloc)
-    assert not attaching._blocked_safely(None, runtime)  # running user code
+    assert blocked_safely((230, 0), runtime)  # clock_nanosleep
+    assert blocked_safely((7, 0), runtime)  # poll
+    assert blocked_safely((202, 0x5000), runtime)  # futex of a threading.Lock
+    assert not blocked_safely((202, 0x1800), runtime)  # futex of the GIL
+    assert not blocked_safely((202, 0x5000), None)  # cannot tell: not safe
+    assert not blocked_safely((9, 0), runtime)  # mmap (maybe inside malloc)
+    assert not blocked_safely(None, runtime)  # running user code
 
 
 def test_process_traced_by_another_debugger_is_refused(program) -> None:
@@ -429,7 +436,7 @@ def test_process_traced_by_another_debugger_is_refused(program) -> None:
     )
     try:
         deadline = time.monotonic() + 10
-        while attaching._tracer(prog.pid) == 0:
+        while tracer(prog.pid) == 0:
             assert time.monotonic() < deadline, "gdb did not attach"
             time.sleep(0.05)
         result = run_cli("attach", str(prog.pid))

@@ -13,8 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from leakscope.census import census, retention_path, to_dot
-from leakscope.census.kinds import type_kind
+from leakscope.client.reports import RetentionPath
+from leakscope.render.paths import to_dot
+from leakscope.target import Refused
+from leakscope.target.census import census, retention_path
+from leakscope.target.census.kinds import type_kind
 
 ROOT = Path(__file__).resolve().parents[1]
 PY313 = Path(os.popen("pyenv root 2>/dev/null").read().strip() or "/nonexistent") / (
@@ -148,7 +151,7 @@ def test_retention_path_names_holder_and_labels():
         (type_kind(CensusOwner), ".child", type_kind(CensusLeaf)),
     ]
     assert not any(e["weak"] for e in path["edges"])
-    dot = to_dot(path)
+    dot = to_dot(RetentionPath.from_json(path))
     assert dot.startswith("digraph") and 'label="[1]"' in dot and "->" in dot
 
 
@@ -159,7 +162,7 @@ def test_retention_path_through_weak_reference_is_marked():
     WEAK_ONLY.clear()
     assert path["found"]
     assert [e["weak"] for e in path["edges"]].count(True) == 1
-    assert "style=dashed" in to_dot(path)
+    assert "style=dashed" in to_dot(RetentionPath.from_json(path))
 
 
 def test_long_linked_list_does_not_overflow():
@@ -209,7 +212,7 @@ def test_object_held_by_no_root_says_so():
 NAIVE_COUNT = """
 def naive_count():
     import gc
-    from leakscope.census.walk import _code_referents
+    from leakscope.target.census.walk import _code_referents
 
     code_type = type(naive_count.__code__)
     tracked = gc.get_objects()
@@ -246,21 +249,22 @@ def test_census_does_not_count_itself():
     assert abs(first["total_size"] - second["total_size"]) < 50_000
 
 
-def test_bad_arguments_are_value_errors():
+def test_bad_arguments_are_refused():
     with pytest.raises(ValueError, match="unknown partition"):
         census("colour")
     with pytest.raises(ValueError, match="needs of="):
         census("via")
-    with pytest.raises(ValueError, match="no type named"):
+    with pytest.raises(Refused, match="no type named") as refused:
         census("via", of="NoSuchClassAnywhere")
+    assert refused.value.code == "unknown-class"
     with pytest.raises(ValueError, match="unknown backend"):
         census("type", backend="heapy")
 
 
 _GUPPY_VS_BUILTIN = """
 import gc, json, sys
-import leakscope.census as census_mod
-from leakscope.census.kinds import type_kind
+import leakscope.target.census as census_mod
+from leakscope.target.census.kinds import type_kind
 
 class Small:
     def __init__(self, i):
@@ -316,7 +320,7 @@ def test_other_backends_answer_the_same_shape(backend):
     pytest.importorskip("guppy" if backend == "guppy" else "pympler")
     code = textwrap.dedent(f"""
         import json
-        from leakscope.census import census
+        from leakscope.target.census import census
         print(json.dumps(census("type", backend={backend!r}, limit=5)))
     """)
     answer = json.loads(_run(code))
@@ -327,7 +331,7 @@ def test_other_backends_answer_the_same_shape(backend):
 
 _ON_313 = """
 import gc, sys
-from leakscope.census import census, retention_path
+from leakscope.target.census import census, retention_path
 
 class Holder:
     def __init__(self, i):

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from leakscope.history import History, class_counts, default_sample
+from leakscope.target.history import History, class_counts, default_sample
 
 
 class Clock:

@@ -11,7 +11,7 @@ import time
 from click.testing import CliRunner
 
 from leakscope.cli import main
-from leakscope.errors import ExitCode
+from leakscope.client.errors import ExitCode
 from tests.conftest import TARGETS, cli_json, run_cli, start_target
 
 
@@ -67,7 +67,8 @@ def test_oldest_with_attrs(basic_target):
 
 def test_all_oldest_first_with_limit(basic_target):
     data = cli_json("all", "Widget", "--pid", str(basic_target.pid), "--attr", "n", "--limit", "3")
-    assert data["class"] == "Widget"
+    # The class found (as `oldest` gives it), and the name asked for.
+    assert (data["class"], data["query"]) == ("__main__.Widget", "Widget")
     assert data["total"] == 10
     assert [o["attrs"]["n"] for o in data["objects"]] == ["0", "1", "2"]
 

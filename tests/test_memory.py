@@ -1,8 +1,8 @@
 """The memory picture and its verdict, measured in real target processes.
 
 Each target builds one situation (objects freed but a few kept, a growing list,
-native mallocs), then prints the JSON of memory_figures()/verdict() computed
-inside itself.
+native mallocs), then prints the JSON of the figures and samples it measured
+inside itself; the verdict is judged here, on the client side, from those.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from leakscope import memory
+from leakscope.client.analysis.verdict import judge
+from leakscope.client.reports import MalformedReport, MemoryAnswer
+from leakscope.target import memory
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -24,17 +26,16 @@ MIB = 1024 * 1024
 TARGET = textwrap.dedent(
     """
     import ctypes, json, sys, time
-    from leakscope import memory
+    from leakscope.target import memory
 
     kind = sys.argv[1]
     if "history" in sys.argv:
         # As the agent does it: earlier samples from the history thread's sampler.
-        from leakscope.history import History
+        from leakscope.target.history import History
         history = History(interval_s=5.0, keep_s=60.0)
         before = history.sample_now()
     else:
-        before = memory.memory_figures()
-        before["t"] = time.time()
+        before = dict(memory.memory_summary(memory.memory_figures()), t=time.time())
     keep = []
     if kind == "small-freed":
         # 600k small dicts, all freed but one in fifty: pymalloc keeps the arenas.
@@ -64,13 +65,12 @@ TARGET = textwrap.dedent(
     elif kind == "idle":
         pass
     now = memory.memory_figures()
-    now["t"] = time.time()
     samples = history.samples() if "history" in sys.argv else [before]
-    out = {"before": before, "now": now, "verdict": memory.verdict(samples, now)}
+    out = {"before": before, "now": now, "time": time.time(), "samples": samples}
     if "trim" in sys.argv:
         out["trim"] = memory.trim()
-        after = memory.memory_figures()
-        out["verdict_after_trim"] = memory.verdict([before], after)
+        out["after_trim"] = memory.memory_figures()
+        out["after_trim_time"] = time.time()
     sys.stdout.write(json.dumps(out))
     """
 )
@@ -100,7 +100,19 @@ def run_target(kind: str, *extra: str, python: str = sys.executable) -> dict:
     assert proc.returncode == 0, proc.stderr
     # The collectors run inside a host: they must print nothing of their own.
     assert proc.stderr == ""
-    return json.loads(proc.stdout)
+    out = json.loads(proc.stdout)
+    out["verdict"] = verdict_of(out["now"], out["time"], out["samples"])
+    if "after_trim" in out:
+        out["verdict_after_trim"] = verdict_of(
+            out["after_trim"], out["after_trim_time"], [out["before"]]
+        )
+    return out
+
+
+def verdict_of(figures: dict, t: float, samples: list[dict]) -> dict:
+    """The client's verdict on figures and samples measured in a target."""
+    answer = MemoryAnswer.from_json({"pid": 1, "time": t, "figures": figures, "samples": samples})
+    return judge(answer).to_json()
 
 
 def test_figures_have_every_part_here() -> None:
@@ -129,12 +141,6 @@ def test_pymalloc_figures_follow_live_small_objects() -> None:
     # A one-key dict is well over 100 bytes in pymalloc blocks.
     assert after["used_bytes"] - before["used_bytes"] > 100 * len(keep)
     assert after["blocks_in_use"] - before["blocks_in_use"] >= len(keep)
-
-
-def test_census_bytes_replace_the_estimate() -> None:
-    figures = memory.memory_figures(census_bytes=123_456)
-    assert figures["python_objects_bytes"] == 123_456
-    assert figures["python_objects_source"] == "census"
 
 
 def test_small_objects_freed_are_allocator_held_and_trim_cannot_help() -> None:
@@ -179,7 +185,7 @@ def test_bytes_freed_are_glibc_held_and_trim_gives_them_back() -> None:
 
 def test_ctypes_malloc_growth_is_native() -> None:
     out = run_target("native")
-    assert out["now"]["malloc"]["in_use"] - out["before"]["malloc"]["in_use"] > 100 * MIB
+    assert out["now"]["malloc"]["in_use"] - out["before"]["malloc_in_use"] > 100 * MIB
     assert out["verdict"]["verdict"] == "native", out["verdict"]
     assert out["verdict"]["trim_may_help"] is False
 
@@ -201,20 +207,44 @@ def test_same_verdicts_on_python_313(kind: str) -> None:
     assert out["verdict"]["verdict"] == expected.get(kind, "native"), out["verdict"]
 
 
+def _answer(samples: list[dict], **now: object) -> MemoryAnswer:
+    figures = dict(memory.memory_figures(), **now)
+    return MemoryAnswer.from_json({"pid": 1, "time": 100.0, "figures": figures, "samples": samples})
+
+
 def test_verdict_without_history_judges_the_present() -> None:
-    figures = memory.memory_figures()
-    result = memory.verdict([], figures)
-    assert result["verdict"] in ("no-growth", "allocator-held")
-    assert "no earlier sample" in result["reason"]
+    # Nothing to compare and little held: no growth, and it says why.
+    answer = _answer([], pymalloc=None, malloc=None)
+    result = judge(answer)
+    assert result.verdict == "no-growth", result
+    assert "no earlier sample" in result.reason
 
 
-def test_verdict_reads_history_samples_and_never_raises() -> None:
-    base = memory.memory_summary(memory.memory_figures())
-    base["t"] = 0.0
-    grown = dict(base, t=60.0, rss=base["rss"] + 500 * MIB)
-    result = memory.verdict([base], grown)
+def _quiet_figures() -> dict:
+    """This process's figures without the allocators' (whatever the suite left free there)."""
+    return dict(memory.memory_figures(), pymalloc=None, malloc=None)
+
+
+def test_verdict_reads_history_samples() -> None:
+    figures = _quiet_figures()
+    base = dict(memory.memory_summary(figures), t=40.0)
+    answer = _answer([base], rss=figures["rss"] + 500 * MIB, pymalloc=None, malloc=None)
+    result = judge(answer)
     # 500 MiB that neither Python objects nor free allocator memory explain.
-    assert result["verdict"] == "native"
-    assert "over 60 s" in result["reason"]
-    broken = memory.verdict([{"rss": "lots"}, None], {"rss": None})  # type: ignore[list-item]
-    assert broken["verdict"] == "no-growth"
+    assert result.verdict == "native", result
+    assert "over 60 s" in result.reason
+
+
+def test_verdict_does_not_count_the_agents_own_loading() -> None:
+    figures = _quiet_figures()
+    early = dict(memory.memory_summary(figures), t=10.0, rss=figures["rss"] - 12 * MIB)
+    data = {"pid": 1, "time": 100.0, "figures": figures, "samples": [early]}
+    assert judge(MemoryAnswer.from_json(data)).verdict == "native"  # RPyC's 12 MiB blamed
+    shift = {"rss": 12 * MIB}
+    fixed = judge(MemoryAnswer.from_json({**data, "agent_loaded": 49.0, "load_shift": shift}))
+    assert fixed.verdict == "no-growth", fixed
+
+
+def test_malformed_figures_are_refused() -> None:
+    with pytest.raises(MalformedReport):
+        MemoryAnswer.from_json({"pid": 1, "figures": {"rss": "lots"}})

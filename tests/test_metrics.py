@@ -25,7 +25,7 @@ pytest.importorskip("prometheus_client")
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families  # noqa: E402
 
-from leakscope.integrations import metrics  # noqa: E402
+from leakscope.target import metrics  # noqa: E402
 
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
@@ -36,7 +36,7 @@ OPENMETRICS = "application/openmetrics-text; version=1.0.0"
 TARGET = """
 import os, sys
 import leakscope.agent
-from leakscope.integrations.metrics import start_metrics
+from leakscope.target.metrics import start_metrics
 from leakscope.trackref import object_ref, owner
 
 class Widget(object_ref):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from leakscope.errors import ExitCode
+from leakscope.client.errors import ExitCode
 from tests.conftest import cli_json, run_cli
 
 

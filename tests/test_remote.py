@@ -24,8 +24,9 @@ from pathlib import Path
 import pytest
 
 from leakscope import wire
-from leakscope.errors import ExitCode, LeakscopeError
-from leakscope.integrations import remote
+from leakscope.client import remote
+from leakscope.client.connector import Connector
+from leakscope.client.errors import ExitCode, LeakscopeError
 from tests.conftest import REPO, run_cli, terminate
 
 SSHD = "/usr/sbin/sshd"
@@ -255,31 +256,32 @@ def test_ps_lists_the_remote_agents(sshd, target, sides):
 
 def test_list_agents_through_ssh(sshd, target, sides, monkeypatch):
     monkeypatch.setenv("LEAKSCOPE_REMOTE_COMMAND", sides["LEAKSCOPE_REMOTE_COMMAND"])
-    agents = remote.list_agents(shlex.split(sshd), all_users=False, timeout=10)
-    assert [(a.pid, a.role) for a in agents] == [(target.pid, "")]
-    assert "basic.py" in " ".join(agents[0].argv)
+    listing = Connector(remote=tuple(shlex.split(sshd))).agents(timeout=10)
+    assert [(a.pid, a.role) for a in listing.agents] == [(target.pid, "")]
+    assert "basic.py" in " ".join(listing.agents[0].argv)
+    assert listing.refused == ()
 
 
 def test_host_unreachable(sides):
     port = _free_port()  # nothing listens there
     prefix = f"ssh -F /dev/null -o BatchMode=yes -o ConnectTimeout=5 -p {port} root@127.0.0.1"
     result = run_cli("--remote", prefix, "prefs", env=sides)
-    line = _one_line_error(result, ExitCode.NO_AGENT)
-    assert "cannot reach the remote host" in line
+    line = _one_line_error(result, ExitCode.TRANSPORT)
+    assert "cannot reach the remote host" in line and "exit status 255" in line
     assert "Connection refused" in line
 
 
 def test_leakscope_not_installed_there(sshd, sides):
     env = dict(sides, LEAKSCOPE_REMOTE_COMMAND="/nonexistent/leakscope")
     result = run_cli("--remote", sshd, "prefs", env=env)
-    line = _one_line_error(result, ExitCode.INCOMPATIBLE)
+    line = _one_line_error(result, ExitCode.TRANSPORT)
     assert "not installed" in line and "LEAKSCOPE_REMOTE_COMMAND" in line
 
 
 def test_remote_prints_garbage(sshd, sides):
     env = dict(sides, LEAKSCOPE_REMOTE_COMMAND="echo")
     result = run_cli("--remote", sshd, "prefs", env=env)
-    line = _one_line_error(result, ExitCode.INCOMPATIBLE)
+    line = _one_line_error(result, ExitCode.TRANSPORT)
     assert "did not answer with JSON: '_call prefs" in line
 
 
@@ -310,7 +312,7 @@ def test_remote_leakscope_too_old_or_failing(sides, tmp_path):
     old.write_text("#!/bin/sh\necho \"leakscope: No such command '_call'.\" >&2\nexit 2\n")
     old.chmod(0o755)
     result = run_cli("--remote", "env", "prefs", env=dict(sides, LEAKSCOPE_REMOTE_COMMAND=str(old)))
-    assert "too old" in _one_line_error(result, ExitCode.INCOMPATIBLE)
+    assert "too old" in _one_line_error(result, ExitCode.TRANSPORT)
     # kubectl's "pod not found" is an unreachable target, not a missing leakscope.
     pod = tmp_path / "kubectl"
     pod.write_text(
@@ -318,8 +320,8 @@ def test_remote_leakscope_too_old_or_failing(sides, tmp_path):
     )
     pod.chmod(0o755)
     result = run_cli("--remote", f"{pod} exec -i web-1 --", "prefs", env=sides)
-    line = _one_line_error(result, ExitCode.NO_AGENT)
-    assert "failed with exit code 1" in line and 'pods "web-1" not found' in line
+    line = _one_line_error(result, ExitCode.TRANSPORT)
+    assert "failed with exit status 1" in line and 'pods "web-1" not found' in line
 
 
 def test_bad_remote_options():
@@ -336,20 +338,20 @@ def test_bad_remote_options():
 
 
 def test_parse_prefix():
-    assert remote.parse_prefix(None, "me@box") == ["ssh", "me@box"]
-    assert remote.parse_prefix("kubectl exec -i 'my pod' --", None) == [
+    assert remote.parse_prefix(None, "me@box") == ("ssh", "me@box")
+    assert remote.parse_prefix("kubectl exec -i 'my pod' --", None) == (
         "kubectl",
         "exec",
         "-i",
         "my pod",
         "--",
-    ]
+    )
     with pytest.raises(LeakscopeError) as err:
         remote.parse_prefix("", None)
     assert err.value.code == ExitCode.USAGE
-    assert remote.joins_into_shell_line(["/usr/bin/ssh", "box"])
-    assert not remote.joins_into_shell_line(["docker", "exec", "-i", "ctr"])
-    assert remote.command_line(["ssh", "box"], ["leakscope", "a b"]) == [
+    assert remote.joins_into_shell_line(("/usr/bin/ssh", "box"))
+    assert not remote.joins_into_shell_line(("docker", "exec", "-i", "ctr"))
+    assert remote.command_line(("ssh", "box"), ["leakscope", "a b"]) == [
         "ssh",
         "box",
         "leakscope 'a b'",

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from leakscope.errors import ExitCode
-from leakscope.integrations.run import BOOT_DIR, IMPORT_PATH, parse_report_line, run_program
+from leakscope.client.errors import ExitCode
+from leakscope.client.run import BOOT_DIR, IMPORT_PATH, parse_report_line, run_program
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,7 +40,7 @@ PARENT = textwrap.dedent(
 CHILD = textwrap.dedent(
     """
     import json, os, sys, time
-    agent = sys.modules.get("leakscope.agent")
+    agent = sys.modules.get("leakscope.target.agent")
     print(json.dumps({
         "agent": bool(agent and agent.is_running()),
         "env": sorted(k for k in os.environ if k.startswith("LEAKSCOPE_RUN")),

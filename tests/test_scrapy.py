@@ -26,14 +26,14 @@ from scrapy.http import HtmlResponse, Request, Response  # noqa: E402
 from scrapy.settings import Settings  # noqa: E402
 
 import leakscope.agent  # noqa: E402
-from leakscope.integrations.scrapy import _spider_hosts  # noqa: E402
-from leakscope.integrations.scrapy_demo_site import DemoSite  # noqa: E402
-from leakscope.integrations.scrapy_demo_spiders import (  # noqa: E402
+from leakscope.client.demo.site import DemoSite  # noqa: E402
+from leakscope.demo.scrapy_spiders import (  # noqa: E402
     BooksSpider,
     NastySpider,
     PageItem,
 )
 from leakscope.scrapy import LeakscopeExtension, domain_of, spider_of  # noqa: E402
+from leakscope.target.scrapy_keys import _spider_hosts  # noqa: E402
 from tests.sitegen import (  # noqa: E402
     PROJECT_DIR,
     REPO_DIR,
@@ -127,7 +127,7 @@ def test_group_keys_never_raise(key: Callable[[object], str | None]) -> None:
 
 def test_importing_the_integration_does_not_import_scrapy() -> None:
     code = (
-        "import sys, leakscope.scrapy, leakscope.integrations.scrapy as s\n"
+        "import sys, leakscope.scrapy as s\n"
         "assert s.spider_of(object()) is None and s.domain_of(object()) is None\n"
         "print(sorted(m for m in sys.modules if m == 'scrapy' or m.startswith('scrapy.')))"
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from leakscope.errors import ExitCode
+from leakscope.client.errors import ExitCode
 from tests.conftest import TARGETS, cli_json, run_cli
 
 

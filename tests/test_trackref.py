@@ -16,6 +16,7 @@ import time
 import pytest
 
 from leakscope import trackref
+from leakscope.target.registry import sites, tracking
 from leakscope.trackref import (
     class_stats,
     find_classes,
@@ -142,7 +143,7 @@ def test_dead_entries_are_squeezed_out_and_order_kept() -> None:
         windows.append((t0, t1))
         while time.time() == t1:  # disjoint windows: each time names one row
             pass
-    (record,) = trackref._records_of(Row)
+    (record,) = tracking.records_of(Row)
 
     def check(kept: list[Row]) -> None:
         assert count(Row) == len(kept)
@@ -229,7 +230,7 @@ def test_dropped_dynamic_classes_leave_the_registry() -> None:
     assert class_ref() is None, "the registry kept the class alive"
     assert find_classes("MadeAtRunTime") == []
     assert "MadeAtRunTime" not in trackref.all_class_names()
-    assert all(r.cls_ref() is not None for r in trackref._registry.values())
+    assert all(r.cls_ref() is not None for r in tracking.registry.values())
 
 
 # --- classes of all kinds -------------------------------------------------
@@ -554,10 +555,10 @@ def test_sites_name_the_creating_line() -> None:
     # one string per site, not one per object
     (site,) = {
         r.site
-        for c, r in trackref._records()
+        for c, r in tracking.records()
         if c is Sited and r.site and "make" not in r.site and str(line) in r.site
     }
-    assert trackref._site_names[(here, line)] is site
+    assert sites.site_names[(here, line)] is site
     del before, after, objs
 
 

@@ -1,12 +1,16 @@
 """The ``leakscope`` command: a Click group of thin commands, one module each.
 
-Every failure reaches the user as one line on stderr (``leakscope: ...``) and
-a documented exit code (`leakscope.errors.ExitCode`); set ``LEAKSCOPE_DEBUG=1``
-to see the traceback of an internal error.
+A command parses its options, asks the client (`leakscope.client`), and
+hands the typed answer to a renderer (`leakscope.render`). Every failure
+reaches the user as one line on stderr (``leakscope: ...``) and a documented
+exit code (`leakscope.client.errors.ExitCode`); set ``LEAKSCOPE_DEBUG=1`` to
+see the traceback of an internal error.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import os
 import sys
 import traceback
@@ -14,13 +18,24 @@ from typing import Any
 
 import click
 
-from leakscope import __version__
-from leakscope.errors import ExitCode, LeakscopeError
+from leakscope import wire
+from leakscope.client.connector import Connector
+from leakscope.client.errors import ExitCode, LeakscopeError
 
 
 def _fail(message: str, code: int) -> None:
     click.echo(f"leakscope: {message}", err=True)
     sys.exit(code)
+
+
+def _interrupted() -> None:
+    # Ctrl-C: leave now. Waiting for the connection to close cleanly can take as
+    # long as the census the agent is running; the kernel closes the socket.
+    with contextlib.suppress(Exception):
+        sys.stdout.flush()
+    sys.stderr.write("leakscope: interrupted\n")
+    sys.stderr.flush()
+    os._exit(ExitCode.INTERRUPTED)
 
 
 class LeakscopeGroup(click.Group):
@@ -33,7 +48,10 @@ class LeakscopeGroup(click.Group):
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
         except click.exceptions.Abort:
-            _fail("aborted", 130)
+            _interrupted()
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help())
+            sys.exit(ExitCode.USAGE)
         except click.UsageError as exc:
             where = exc.ctx.command_path if exc.ctx is not None else "leakscope"
             message = exc.format_message().replace("\n", " ")
@@ -43,9 +61,11 @@ class LeakscopeGroup(click.Group):
         except LeakscopeError as exc:
             _fail(exc.message, exc.code)
         except KeyboardInterrupt:
-            sys.exit(130)
+            _interrupted()
         except BrokenPipeError:
-            sys.exit(0)
+            # The reader went away (`leakscope ... | head`): not an error.
+            sys.stderr.close()
+            os._exit(0)
         except Exception as exc:
             if os.environ.get("LEAKSCOPE_DEBUG"):
                 traceback.print_exc()
@@ -57,8 +77,12 @@ class LeakscopeGroup(click.Group):
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
-@click.group(cls=LeakscopeGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="leakscope")
+@click.group(
+    cls=LeakscopeGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+)
+@click.version_option(wire.VERSION, prog_name="leakscope")
 @click.option(
     "--remote",
     metavar="PREFIX",
@@ -70,7 +94,8 @@ class LeakscopeGroup(click.Group):
 @click.option(
     "--host", metavar="USER@HOST", default=None, help='Shorthand for --remote "ssh USER@HOST".'
 )
-def main(remote: str | None, host: str | None) -> None:
+@click.pass_context
+def main(ctx: click.Context, remote: str | None, host: str | None) -> None:
     """Find memory leaks in running Python processes.
 
     A small agent inside the target process (started by
@@ -83,15 +108,17 @@ def main(remote: str | None, host: str | None) -> None:
       leakscope demo                     a built-in leaky program, walked through
       leakscope ps                       processes that run an agent
       leakscope prefs --pid PID          live tracked objects per class
-      leakscope oldest CLASS --attr url  the oldest live object of a class
+      leakscope memory --pid PID         a leak, or memory the allocators keep?
 
-    Every command takes --json. Exit codes are listed in leakscope(1).
+    Every query command takes --json. Exit codes are listed in leakscope(1)
+    (`man leakscope` after pip install; or man/leakscope.1 in the source).
     """
+    prefix = None
     if remote is not None or host is not None:
-        from leakscope import client
-        from leakscope.integrations.remote import parse_prefix
+        from leakscope.client.remote import parse_prefix
 
-        client.set_remote(parse_prefix(remote, host))
+        prefix = parse_prefix(remote, host)
+    ctx.obj = Connector(remote=prefix)
 
 
 #: Every command: name -> (module under leakscope.cli, attribute). Modules are
@@ -116,27 +143,23 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def _load(name: str) -> click.Command | None:
-    entry = COMMANDS.get(name)
-    if entry is None:
-        return None
-    import importlib
-
-    try:
-        module = importlib.import_module(f"leakscope.cli.{entry[0]}")
-    except ImportError:
-        return None
-    command = getattr(module, entry[1], None)
-    return command if isinstance(command, click.Command) else None
+def _load(name: str) -> click.Command:
+    module_name, attribute = COMMANDS[name]
+    # A command module that fails to import is a bug: let it surface as one.
+    module = importlib.import_module(f"leakscope.cli.{module_name}")
+    command = getattr(module, attribute)
+    if not isinstance(command, click.Command):
+        raise TypeError(f"leakscope.cli.{module_name}.{attribute} is not a Click command")
+    return command
 
 
 class _LazyCommands(dict):  # type: ignore[type-arg]
     """main.commands, filled on first use of each name."""
 
     def __missing__(self, name: str) -> click.Command:
-        command = _load(name)
-        if command is None:
+        if name not in COMMANDS:
             raise KeyError(name)
+        command = _load(name)
         self[name] = command
         return command
 
@@ -159,7 +182,7 @@ class _LazyCommands(dict):  # type: ignore[type-arg]
         return sorted(COMMANDS)
 
     def items(self):  # type: ignore[no-untyped-def]
-        return [(n, c) for n in sorted(COMMANDS) if (c := self.get(n)) is not None]
+        return [(n, self[n]) for n in sorted(COMMANDS)]
 
     def values(self):  # type: ignore[no-untyped-def]
         return [c for _, c in self.items()]

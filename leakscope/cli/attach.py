@@ -9,7 +9,8 @@ from typing import Any, TypeVar
 import click
 
 from leakscope.cli.options import json_option, timeout_option
-from leakscope.integrations import attach as attaching
+from leakscope.client import attach as attaching
+from leakscope.client.reports import AttachResult
 
 _VIA = click.Choice(["auto", *attaching.MECHANISMS])
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,9 +38,9 @@ def _say(line: str) -> None:
     click.echo(line, err=True)
 
 
-def _show(result: attaching.AttachResult, as_json: bool) -> None:
+def _show(result: AttachResult, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps(result.to_dict()))
+        click.echo(json.dumps(result.to_json()))
         return
     for warning in result.warnings:
         if not warning.startswith("--inject-path"):  # said before the attempt
@@ -85,6 +86,12 @@ def attach(
     or Python 3.14's sys.remote_exec) makes it import leakscope and start the
     agent, then lets go. leakscope must be importable in the target's
     environment (or see --inject-path). Only your own processes, unless root.
+
+    \b
+    Examples:
+      leakscope attach 4242                 start an agent in process 4242
+      leakscope attach 4242 --via gdb       with gdb rather than lldb
+      leakscope detach 4242                 stop it again
     """
     if stop:
         result = attaching.detach(pid, via=via, timeout=timeout, say=_say)
@@ -96,5 +103,10 @@ def attach(
 @click.command("detach")
 @_common
 def detach(pid: int, via: str, timeout: float, as_json: bool) -> None:
-    """Stop the leakscope agent inside process PID and remove its socket."""
+    """Stop the leakscope agent inside process PID and remove its socket.
+
+    \b
+    Examples:
+      leakscope detach 4242
+    """
     _show(attaching.detach(pid, via=via, timeout=timeout, say=_say), as_json)

@@ -6,8 +6,14 @@ import time
 
 import click
 
-from leakscope.cli.options import many_target_options, single_pid
-from leakscope.errors import ExitCode, LeakscopeError
+from leakscope.cli.options import (
+    Seconds,
+    connector,
+    finish_many,
+    many_target_options,
+    single_pid,
+)
+from leakscope.client.api import Client
 
 
 @click.command()
@@ -21,7 +27,7 @@ from leakscope.errors import ExitCode, LeakscopeError
 )
 @click.option(
     "--interval",
-    type=click.FloatRange(0, 86400),
+    type=Seconds(0, 86400),
     default=None,
     metavar="SECONDS",
     help="Snapshot the live process now and again after SECONDS, and compare.",
@@ -57,105 +63,105 @@ def diff(
 ) -> None:
     """Show what grew, biggest growth first.
 
+    Rows are per class (or class and group), with the count before, after, and
+    the delta; with a heap census on both sides, also per type of the heap
+    (types that changed). Snapshots of different processes or hosts, or given
+    newest first, are compared with a warning that says so.
+
     \b
-      leakscope diff OLD.json NEW.json         two snapshot files
+    Examples:
+      leakscope diff OLD.json NEW.json          two snapshot files
       leakscope diff --pid P --against OLD.json a file and the live process
       leakscope diff --pid P --interval 30      the live process now and in 30 s
-
-    Rows are per class (or class and group), with the count before, after, and
-    the delta; with a heap census on both sides, also per type of the heap.
+      leakscope diff --all --interval 60        growth per process over a minute
     """
-    from leakscope import compare, snapfile
+    from leakscope.client import files as snapfiles
+    from leakscope.client.analysis.diff import diff_snapshots
 
     modes = sum([bool(files), against is not None, interval is not None])
     if modes != 1:
         raise click.UsageError("give two snapshot files, or --against FILE, or --interval SECONDS")
+    if files and len(files) != 2:
+        raise click.UsageError("diff needs exactly two snapshot files: OLD NEW")
+    if files and (pids or all_agents):
+        raise click.UsageError("two snapshot files are compared as they are: drop --pid/--all")
+    if files and (with_heap is not None or collect):
+        raise click.UsageError("--heap and --collect apply to live snapshots, not to files")
+    if collect and with_heap is False:
+        raise click.UsageError("--collect runs before a census: it needs --heap")
     pid = single_pid(pids, all_agents)
+    link = connector()
     if pid is False:
         if interval is None:
             raise click.UsageError("several processes at once: use --interval")
-        _diff_many(pids, all_agents, interval, with_heap, collect, timeout, as_json, limit)
+        _diff_many(pids, all_agents, interval, bool(with_heap), collect, timeout, as_json, limit)
         return
     assert pid is not True
     if files:
-        if len(files) != 2:
-            raise click.UsageError("diff needs exactly two snapshot files: OLD NEW")
-        before, after = snapfile.read(files[0]), snapfile.read(files[1])
+        before, after = snapfiles.read(files[0]), snapfiles.read(files[1])
     elif against is not None:
-        before = snapfile.read(against)
-        heap = bool(before.get("heap")) if with_heap is None else with_heap
-        after = snapfile.take(pid, heap, timeout, collect)
+        before = snapfiles.read(against)
+        heap = (before.heap is not None) if with_heap is None else with_heap
+        with link.connect(pid, timeout) as client:
+            after = snapfiles.take(client, heap, collect)
     else:
         assert interval is not None
         heap = True if with_heap is None else with_heap
-        before = snapfile.take(pid, heap, timeout, collect)
+        with link.connect(pid, timeout) as client:
+            if group_by == "site" and not client.hello.sites:
+                raise click.UsageError(
+                    f"--group-by site: creation sites are off in process {client.pid}; turn "
+                    f"them on first with `leakscope sites on --pid {client.pid}`"
+                )
+            before = snapfiles.take(client, heap, collect)
         if not as_json:
             click.echo(f"first snapshot taken; waiting {interval:g} s...", err=True)
         time.sleep(interval)
-        after = snapfile.take(before["pid"], heap, timeout, collect)
-    try:
-        result = compare.compare(before, after, group_by)
-    except ValueError as exc:
-        raise LeakscopeError(ExitCode.USAGE, str(exc)) from None
+        with link.connect(before.pid, timeout) as client:
+            after = snapfiles.take(client, heap, collect)
+    report = diff_snapshots(before, after, group_by)
     if as_json:
         from leakscope.render.json import emit
 
-        emit(result)
+        emit(report.to_json())
         return
     from rich.console import Console
 
     from leakscope.render.diff import diff_view
 
-    Console().print(diff_view(result, limit))
+    Console().print(diff_view(report, limit))
 
 
 def _diff_many(
     pids: tuple[int, ...],
     all_agents: bool,
     interval: float,
-    with_heap: bool | None,
+    heap: bool,
     collect: bool,
     timeout: float,
     as_json: bool,
     limit: int,
 ) -> None:
-    from leakscope import compare, multi, snapfile
-    from leakscope.cli.options import finish_many
+    from leakscope.client import files as snapfiles
+    from leakscope.client.fanout import ask_each, merge_diffs
 
-    wanted = multi.target_pids(pids, all_agents)
-    heap = bool(with_heap)
+    link = connector()
+    wanted = link.pids(pids, all_agents)
 
-    def take(pid: int) -> dict:
-        return snapfile.take(pid, heap, timeout, collect)
+    def connect(pid: int) -> Client:
+        return link.connect(pid, timeout)
 
-    first = multi.run_each(wanted, take)
+    first = ask_each(wanted, connect, lambda c: snapfiles.take(c, heap, collect))
     time.sleep(interval)
-    second = multi.run_each(list(first.answers), take)
-    gone = {**first.gone, **second.gone}
-    merged: dict[str, dict] = {}
-    for p, after in second.answers.items():
-        for row in compare.compare(first.answers[p], after)["rows"]:
-            slot = merged.setdefault(
-                row["class"],
-                {"class": row["class"], "before": 0, "after": 0, "delta": 0, "per_pid": {}},
-            )
-            for k in ("before", "after", "delta"):
-                slot[k] += row[k]
-            slot["per_pid"][str(p)] = row["delta"]
-    rows = sorted(merged.values(), key=lambda r: (-r["delta"], -r["after"], r["class"]))
-    data = {
-        "pids": sorted(second.answers),
-        "interval_s": interval,
-        "gone": {str(p): m for p, m in gone.items()},
-        "rows": rows,
-    }
+    second = ask_each(list(first.answers), connect, lambda c: snapfiles.take(c, heap, collect))
+    merged = merge_diffs(first, second, interval)
     if as_json:
         from leakscope.render.json import emit
 
-        emit(data)
+        emit(merged.to_json())
     else:
         from leakscope.render.multi import multi_diff_table
         from leakscope.render.tables import print_table
 
-        print_table(multi_diff_table(data, limit))
-    finish_many(gone)
+        print_table(multi_diff_table(merged, limit))
+    finish_many(merged.gone)

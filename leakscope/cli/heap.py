@@ -4,41 +4,33 @@ from __future__ import annotations
 
 import click
 
-from leakscope.cli.options import many_target_options, single_pid
-from leakscope.snapshot import HeapReport
+from leakscope import wire
+from leakscope.cli.options import (
+    class_name,
+    collect_option,
+    connector,
+    finish_many,
+    many_target_options,
+    single_pid,
+)
+from leakscope.client.api import Client
+from leakscope.client.reports import HeapReport
 
 
-def fetch_heap(
-    pid: int | None,
-    partition: str,
-    of: str | None,
-    limit: int,
-    max_objects: int | None,
-    backend: str,
-    collect: bool,
-    timeout: float,
-    quiet: bool = False,
-) -> HeapReport:
-    """Run one census in the target, with a spinner on stderr while it walks."""
+def _census(client: Client, quiet: bool, **query: object) -> HeapReport:
+    """One census, with a spinner on stderr while it walks (on a terminal)."""
     from rich.console import Console
 
-    from leakscope import client
-
-    with client.connect(pid, timeout) as c:
-        console = Console(stderr=True)
-        if quiet or not console.is_terminal:
-            data = c.call("heap", partition, of, limit, max_objects, backend, collect)
-        else:
-            with console.status(f"walking the heap of pid {c.pid} ({backend})..."):
-                data = c.call("heap", partition, of, limit, max_objects, backend, collect)
-    return HeapReport.from_json(data)
+    console = Console(stderr=True)
+    if quiet or not console.is_terminal:
+        return client.heap(**query)  # type: ignore[arg-type]
+    with console.status(f"walking the heap of pid {client.pid}..."):
+        return client.heap(**query)  # type: ignore[arg-type]
 
 
 @click.command()
 @many_target_options
-@click.option(
-    "--by-type", "partition", flag_value="type", default=True, help="Partition by type (default)."
-)
+@click.option("--by-type", "by_type", is_flag=True, help="Partition by type (the default).")
 @click.option(
     "--by-via",
     "via",
@@ -54,17 +46,17 @@ def fetch_heap(
     help="The types of the objects that refer to objects of TYPE.",
 )
 @click.option(
-    "--by-module", "partition", flag_value="module", help="Partition by the module of each type."
+    "--by-module", "by_module", is_flag=True, help="Partition by the module of each type."
 )
 @click.option(
-    "--by-size", "partition", flag_value="size", help="Partition by object size (powers of two)."
+    "--by-size", "by_size", is_flag=True, help="Partition by object size (powers of two)."
 )
 @click.option(
     "--limit", type=click.IntRange(1, 10_000), default=20, show_default=True, help="Rows to show."
 )
 @click.option(
     "--backend",
-    type=click.Choice(["builtin", "guppy", "muppy"]),
+    type=click.Choice(wire.BACKENDS),
     default="builtin",
     show_default=True,
     help="Census engine; guppy (guppy3) and muppy (Pympler) must be installed in the target.",
@@ -75,19 +67,17 @@ def fetch_heap(
     default=None,
     help="Stop after N objects; the result is then marked partial.",
 )
-@click.option(
-    "--collect",
-    is_flag=True,
-    help="Run gc.collect() in the target first (off by default: collection can hide a leak).",
-)
+@collect_option
 def heap(
     pids: tuple[int, ...],
     all_agents: bool,
     timeout: float,
     as_json: bool,
-    partition: str,
+    by_type: bool,
     via: str | None,
     referrer: str | None,
+    by_module: bool,
+    by_size: bool,
     limit: int,
     backend: str,
     max_objects: int | None,
@@ -100,22 +90,75 @@ def heap(
     gc.collect() unless --collect) and lets the target's other threads run
     between chunks; the result says how long it took and how long it paused
     the target.
+
+    \b
+    Examples:
+      leakscope heap --pid 4242 --limit 20          the 20 biggest types
+      leakscope heap --by-via dict                  how dicts are held: .__dict__, ['meta']...
+      leakscope heap --by-referrer HtmlResponse     which types hold the responses
+      leakscope heap --all                          by type, one column per process
     """
-    if via and referrer:
-        raise click.UsageError("use --by-via or --by-referrer, not both")
-    of = via or referrer
-    if via:
-        partition = "via"
-    elif referrer:
-        partition = "referrer"
+    chosen = {
+        "--by-type": by_type,
+        "--by-via": via is not None,
+        "--by-referrer": referrer is not None,
+        "--by-module": by_module,
+        "--by-size": by_size,
+    }
+    given = [name for name, on in chosen.items() if on]
+    if len(given) > 1:
+        raise click.UsageError(f"choose one partition: {' and '.join(given)} conflict")
+    of = via if via is not None else referrer
+    if of is not None:
+        class_name(of, "TYPE")
+    partition = "type"
+    for name, on in (
+        ("via", via),
+        ("referrer", referrer),
+        ("module", by_module),
+        ("size", by_size),
+    ):
+        if on is not None and on is not False:
+            partition = name
     pid = single_pid(pids, all_agents)
+    link = connector()
     if pid is False:
-        _heap_many(
-            pids, all_agents, partition, of, limit, max_objects, backend, collect, timeout, as_json
+        if partition != "type":
+            raise click.UsageError("several processes at once: only --by-type")
+        from leakscope.client.fanout import ask_each, merge_heap
+
+        wanted = link.pids(pids, all_agents)
+        result = ask_each(
+            wanted,
+            lambda p: link.connect(p, timeout),
+            lambda c: c.heap(
+                "type", limit=10_000, max_objects=max_objects, backend=backend, collect=collect
+            ),
         )
+        merged = merge_heap(wanted, result, limit)
+        if as_json:
+            from leakscope.render.json import emit
+
+            emit(merged.to_json())
+        else:
+            from leakscope.render.multi import multi_heap_table
+            from leakscope.render.tables import print_table
+
+            print_table(multi_heap_table(merged))
+        finish_many(merged.gone)
         return
     assert pid is not True
-    report = fetch_heap(pid, partition, of, limit, max_objects, backend, collect, timeout)
+    with link.connect(pid, timeout) as client:
+        report = _census(
+            client,
+            as_json,
+            partition=partition,
+            of=of,
+            limit=limit,
+            max_objects=max_objects,
+            backend=backend,
+            collect=collect,
+        )
     if as_json:
         from leakscope.render.json import emit
 
@@ -125,52 +168,3 @@ def heap(
     from leakscope.render.tables import print_table
 
     print_table(heap_table(report))
-
-
-def _heap_many(
-    pids: tuple[int, ...],
-    all_agents: bool,
-    partition: str,
-    of: str | None,
-    limit: int,
-    max_objects: int | None,
-    backend: str,
-    collect: bool,
-    timeout: float,
-    as_json: bool,
-) -> None:
-    from leakscope import multi
-    from leakscope.cli.options import finish_many
-
-    if partition != "type":
-        raise click.UsageError("several processes at once: only --by-type")
-    wanted = multi.target_pids(pids, all_agents)
-    result = multi.fan_out(
-        wanted,
-        lambda c: c.call("heap", "type", of, 10_000, max_objects, backend, collect),
-        timeout,
-    )
-    answered = [p for p in wanted if p in result.answers]
-    data = {
-        "pids": answered,
-        "partition": "type",
-        "gone": {str(p): m for p, m in result.gone.items()},
-        "per_pid": {
-            str(p): {
-                k: result.answers[p][k]
-                for k in ("total_count", "total_size", "elapsed_s", "max_pause_s", "partial")
-            }
-            for p in answered
-        },
-        "rows": multi.merge_heap(result.answers)[:limit],
-    }
-    if as_json:
-        from leakscope.render.json import emit
-
-        emit(data)
-    else:
-        from leakscope.render.multi import multi_heap_table
-        from leakscope.render.tables import print_table
-
-        print_table(multi_heap_table(data))
-    finish_many(result.gone)

@@ -2,54 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
-from leakscope.cli.options import finish_many, many_target_options, single_pid, target_options
-from leakscope.errors import ExitCode, LeakscopeError
-from leakscope.grouping import GROUP_KEYS
-from leakscope.snapshot import ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
-
-SORTS = ("count", "age", "growth", "name")
-
-
-def _sorted(report: PrefsReport, sort: str, limit: int | None) -> PrefsReport:
-    keys = {
-        "count": lambda r: (-r.count, r.cls),
-        "age": lambda r: (-(r.oldest_age_s or 0.0), r.cls),
-        "growth": lambda r: (-(r.rate_per_min or 0.0), -(r.change_10m or 0), -r.count, r.cls),
-        "name": lambda r: (r.cls, r.group or ""),
-    }
-    rows = sorted(report.rows, key=keys[sort])  # type: ignore[arg-type]
-    if limit is not None:
-        rows = rows[:limit]
-    return PrefsReport(
-        report.pid, report.time, tuple(rows), report.group_by, report.history, report.collected
-    )
-
-
-def fetch_prefs(
-    pid: int | None,
-    ignore: tuple[str, ...],
-    group_by: str | None,
-    timeout: float,
-    collect: bool = False,
-) -> PrefsReport:
-    """Ask one agent for its live refs (after a gc.collect() there only if *collect*)."""
-    from leakscope import client
-
-    with client.connect(pid, timeout) as c:
-        return PrefsReport.from_json(c.call("prefs", tuple(ignore), group_by, collect))
-
-
-def _collect_option(func: Any) -> Any:
-    return click.option(
-        "--collect",
-        is_flag=True,
-        help="Run gc.collect() in the target first, so objects that are only garbage in "
-        "reference cycles are gone (off by default: a forced collection can hide a leak).",
-    )(func)
+from leakscope import wire
+from leakscope.cli.options import (
+    Seconds,
+    class_name,
+    collect_option,
+    connector,
+    finish_many,
+    many_target_options,
+    single_pid,
+    target_options,
+)
+from leakscope.client.errors import ExitCode, LeakscopeError
+from leakscope.client.reports import RetentionPath
 
 
 @click.command()
@@ -65,13 +32,13 @@ def _collect_option(func: Any) -> Any:
 @click.option(
     "--group-by",
     "-g",
-    type=click.Choice(sorted(GROUP_KEYS)),
+    type=click.Choice(sorted(wire.GROUP_KEYS)),
     default=None,
     help="Split each class by owner (leakscope.owner), creation site, Scrapy spider or URL domain.",
 )
 @click.option(
     "--sort",
-    type=click.Choice(SORTS),
+    type=click.Choice(["count", "age", "growth", "name"]),
     default="count",
     show_default=True,
     help="Row order; 'growth' needs the agent's history.",
@@ -80,14 +47,15 @@ def _collect_option(func: Any) -> Any:
 @click.option(
     "--watch",
     "-w",
-    type=click.FloatRange(0.2, 3600),
+    type=Seconds(0.2, 3600),
     is_flag=False,
     flag_value=2.0,
     default=None,
     metavar="[SECONDS]",
-    help="Redraw every SECONDS (default 2) with a sparkline per class, until Ctrl-C.",
+    help="Redraw every SECONDS (default 2) with a sparkline per class, until Ctrl-C. "
+    "With --json: one JSON document per line (JSON Lines).",
 )
-@_collect_option
+@collect_option
 def prefs(
     pids: tuple[int, ...],
     all_agents: bool,
@@ -109,12 +77,39 @@ def prefs(
 
     With several --pid, or --all, the table has one column per process and a
     total, and marks the process whose objects grow fastest.
+
+    \b
+    Examples:
+      leakscope prefs --pid 4242                      live tracked objects per class
+      leakscope prefs --ignore Spider --sort growth   hide spiders, fastest growth first
+      leakscope prefs --group-by spider               which Scrapy spider owns them
+      leakscope prefs --watch 5                       redraw every 5 seconds until Ctrl-C
+      leakscope prefs --all                           every process with an agent
     """
     pid = single_pid(pids, all_agents)
+    link = connector()
     if pid is False:
         if watch is not None:
             raise click.UsageError("--watch follows one process; give one --pid")
-        _prefs_many(pids, all_agents, ignore, group_by, limit, timeout, as_json, collect)
+        from leakscope.client.fanout import ask_each, merge_prefs
+
+        wanted = link.pids(pids, all_agents)
+        result = ask_each(
+            wanted,
+            lambda p: link.connect(p, timeout),
+            lambda c: c.prefs(ignore, group_by, collect),
+        )
+        merged = merge_prefs(wanted, result, group_by, collect, limit)
+        if as_json:
+            from leakscope.render.json import emit
+
+            emit(merged.to_json())
+        else:
+            from leakscope.render.multi import multi_prefs_table
+            from leakscope.render.tables import print_table
+
+            print_table(multi_prefs_table(merged))
+        finish_many(merged.gone)
         return
     assert pid is not True
     if watch is not None:
@@ -122,7 +117,8 @@ def prefs(
 
         watch_prefs(pid, ignore, group_by, sort, limit, watch, timeout, as_json, collect)
         return
-    report = _sorted(fetch_prefs(pid, ignore, group_by, timeout, collect), sort, limit)
+    with link.connect(pid, timeout) as client:
+        report = client.prefs(ignore, group_by, collect).sorted(sort, limit)
     if as_json:
         from leakscope.render.json import emit
 
@@ -133,48 +129,7 @@ def prefs(
     print_table(prefs_table(report))
 
 
-def _prefs_many(
-    pids: tuple[int, ...],
-    all_agents: bool,
-    ignore: tuple[str, ...],
-    group_by: str | None,
-    limit: int | None,
-    timeout: float,
-    as_json: bool,
-    collect: bool = False,
-) -> None:
-    from leakscope import multi
-
-    wanted = multi.target_pids(pids, all_agents)
-    result = multi.fan_out(
-        wanted, lambda c: c.call("prefs", tuple(ignore), group_by, collect), timeout
-    )
-    answered = [p for p in wanted if p in result.answers]
-    rows = multi.merge_prefs(result.answers)
-    fastest = multi.fastest_growing(rows, answered)
-    if limit is not None:
-        rows = rows[:limit]
-    data: dict[str, Any] = {
-        "pids": answered,
-        "group_by": group_by,
-        "fastest_growing": fastest,
-        "collected": collect,
-        "gone": {str(p): m for p, m in result.gone.items()},
-        "rows": [{k: v for k, v in r.items() if k != "rate_per_pid"} for r in rows],
-    }
-    if as_json:
-        from leakscope.render.json import emit
-
-        emit(data)
-    else:
-        from leakscope.render.multi import multi_prefs_table
-        from leakscope.render.tables import print_table
-
-        print_table(multi_prefs_table(data))
-    finish_many(result.gone)
-
-
-def _attrs_option(func: Any) -> Any:
+def _attrs_option(func: click.decorators.FC) -> click.decorators.FC:
     return click.option(
         "--attr",
         "-a",
@@ -186,7 +141,7 @@ def _attrs_option(func: Any) -> Any:
 
 
 @click.command()
-@click.argument("class_name", metavar="CLASS")
+@click.argument("cls", metavar="CLASS")
 @target_options
 @_attrs_option
 @click.option(
@@ -196,13 +151,13 @@ def _attrs_option(func: Any) -> Any:
 )
 @click.option(
     "--graph",
-    type=click.Path(dir_okay=False, writable=True),
+    type=click.Path(dir_okay=False),
     default=None,
     help="With --why: write the path as a Graphviz file (and .svg next to it when `dot` exists).",
 )
-@_collect_option
+@collect_option
 def oldest(
-    class_name: str,
+    cls: str,
     pid: int | None,
     timeout: float,
     as_json: bool,
@@ -217,20 +172,25 @@ def oldest(
     (scrapy.http.response.html.HtmlResponse); every live class of that name is
     searched. The object stays in the target: you see its class, id, age, a
     bounded repr and the attributes asked for with --attr.
+
+    \b
+    Examples:
+      leakscope oldest HtmlResponse --attr url               the URL of the oldest response
+      leakscope oldest HtmlResponse --why --graph path.dot   why it is still alive
     """
-    from leakscope import client
+    class_name(cls)
+    if graph is not None:
+        if not why:
+            raise click.UsageError("--graph needs --why")
+        from leakscope.client.files import check_output_path
 
-    if graph and not why:
-        raise click.UsageError("--graph needs --why")
-    with client.connect(pid, timeout) as c:
-        data = c.call("oldest", class_name, tuple(attrs), why, collect)
-    if not data.get("found"):
-        raise LeakscopeError(ExitCode.UNKNOWN_CLASS, f"no live objects of class {class_name!r}")
-    obj = ObjectInfo.from_json(data)
-    if graph and obj.why is not None:
-        from leakscope.render.paths import write_graph
-
-        written = write_graph(obj.why, graph)
+        check_output_path(graph, "graph")
+    with connector().connect(pid, timeout) as client:
+        obj = client.oldest(cls, attrs, why, collect)
+    if obj is None:
+        raise LeakscopeError(ExitCode.UNKNOWN_CLASS, f"no live objects of class {cls!r}")
+    if graph is not None and obj.why is not None:
+        written = _write_graph(obj.why, graph)
         click.echo(f"retention path written to {', '.join(written)}", err=True)
     if as_json:
         from leakscope.render.json import emit
@@ -239,7 +199,7 @@ def oldest(
         return
     from leakscope.render.tables import object_panel, print_table
 
-    print_table(object_panel(obj, f"Oldest live {class_name}"))
+    print_table(object_panel(obj, f"Oldest live {obj.cls}"))
     if obj.why is not None:
         from leakscope.render.paths import print_path
 
@@ -247,19 +207,19 @@ def oldest(
 
 
 @click.command("all")
-@click.argument("class_name", metavar="CLASS")
+@click.argument("cls", metavar="CLASS")
 @target_options
 @_attrs_option
 @click.option(
     "--limit",
-    type=click.IntRange(0, 100_000),
+    type=click.IntRange(1, 100_000),
     default=100,
     show_default=True,
     help="Show at most N objects (the oldest ones).",
 )
-@_collect_option
+@collect_option
 def all_objects(
-    class_name: str,
+    cls: str,
     pid: int | None,
     timeout: float,
     as_json: bool,
@@ -267,11 +227,16 @@ def all_objects(
     limit: int,
     collect: bool,
 ) -> None:
-    """List every live object of CLASS, oldest first (as Scrapy's iter_all)."""
-    from leakscope import client
+    """List every live object of CLASS, oldest first (as Scrapy's iter_all).
 
-    with client.connect(pid, timeout) as c:
-        report = ObjectsReport.from_json(c.call("all", class_name, tuple(attrs), limit, collect))
+    \b
+    Examples:
+      leakscope all HtmlResponse --attr url --limit 50   the 50 oldest responses
+      leakscope all Page --json                          every Page, as JSON
+    """
+    class_name(cls)
+    with connector().connect(pid, timeout) as client:
+        report = client.all(cls, attrs, limit, collect)
     if as_json:
         from leakscope.render.json import emit
 
@@ -282,4 +247,19 @@ def all_objects(
     print_table(objects_table(report))
 
 
-__all__ = ["prefs", "oldest", "all_objects", "fetch_prefs", "PrefsRow"]
+def _write_graph(why: RetentionPath, path: str) -> list[str]:
+    """Write the path as a Graphviz file, and .svg/.png beside it when `dot` is installed."""
+    from leakscope.client.files import write_output
+    from leakscope.render.paths import dot_image, to_dot
+
+    text = to_dot(why)
+    write_output(path, text, "graph")
+    written = [path]
+    if path != "-":
+        stem = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+        for fmt in ("svg", "png"):
+            image = dot_image(text, fmt)
+            if image is not None:
+                write_output(f"{stem}.{fmt}", image, "graph")
+                written.append(f"{stem}.{fmt}")
+    return written

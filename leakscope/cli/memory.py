@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import click
 
-from leakscope.cli.options import many_target_options, single_pid
-from leakscope.snapshot import MemoryReport
-
-
-def fetch_memory(pid: int | None, trim: bool, timeout: float) -> MemoryReport:
-    """Ask the agent for the memory picture (and trim first when asked)."""
-    from leakscope import client
-
-    with client.connect(pid, timeout) as c:
-        return MemoryReport.from_json(c.call("memory", trim))
+from leakscope.cli.options import connector, finish_many, many_target_options, single_pid
 
 
 @click.command()
@@ -32,14 +23,39 @@ def memory(
     pymalloc arenas and glibc malloc's free-but-kept memory. The verdict tells
     a real leak (live-objects) from memory the allocators hold after the
     objects were freed (allocator-held: "leaks without leaks"), from growth
-    outside Python objects (native), or no-growth.
+    outside Python objects (native), or no-growth. leakscope's own work (its
+    modules, its heap walks) is not counted as the program's growth.
+
+    \b
+    Examples:
+      leakscope memory --pid 4242           figures and verdict
+      leakscope memory --pid 4242 --trim    give glibc's free pages back, RSS before/after
+      leakscope memory --all                one row per process
     """
     pid = single_pid(pids, all_agents)
+    link = connector()
     if pid is False:
-        _memory_many(pids, all_agents, trim, timeout, as_json)
+        if trim:
+            raise click.UsageError("--trim acts on one process; give one --pid")
+        from leakscope.client.fanout import ask_each, merge_memory
+
+        wanted = link.pids(pids, all_agents)
+        result = ask_each(wanted, lambda p: link.connect(p, timeout), lambda c: c.memory())
+        merged = merge_memory(wanted, result)
+        if as_json:
+            from leakscope.render.json import emit
+
+            emit(merged.to_json())
+        else:
+            from leakscope.render.multi import multi_memory_table
+            from leakscope.render.tables import print_table
+
+            print_table(multi_memory_table(merged))
+        finish_many(merged.gone)
         return
     assert pid is not True
-    report = fetch_memory(pid, trim, timeout)
+    with link.connect(pid, timeout) as client:
+        report = client.memory(trim)
     if as_json:
         from leakscope.render.json import emit
 
@@ -50,43 +66,3 @@ def memory(
     from leakscope.render.memory import memory_view
 
     Console().print(memory_view(report))
-
-
-def _memory_many(
-    pids: tuple[int, ...], all_agents: bool, trim: bool, timeout: float, as_json: bool
-) -> None:
-    from leakscope import multi
-    from leakscope.cli.options import finish_many
-
-    wanted = multi.target_pids(pids, all_agents)
-    result = multi.fan_out(wanted, lambda c: c.call("memory", trim), timeout)
-    rows = []
-    for pid in wanted:
-        if pid not in result.answers:
-            continue
-        rep = MemoryReport.from_json(result.answers[pid])
-        rows.append(
-            {
-                "pid": pid,
-                "rss": rep.figures.get("rss"),
-                "uss": rep.figures.get("uss"),
-                "python_objects_bytes": rep.figures.get("python_objects_bytes"),
-                "verdict": rep.verdict.get("verdict"),
-                "reason": rep.verdict.get("reason"),
-            }
-        )
-    data = {
-        "pids": [r["pid"] for r in rows],
-        "gone": {str(p): m for p, m in result.gone.items()},
-        "rows": rows,
-    }
-    if as_json:
-        from leakscope.render.json import emit
-
-        emit(data)
-    else:
-        from leakscope.render.multi import multi_memory_table
-        from leakscope.render.tables import print_table
-
-        print_table(multi_memory_table(data))
-    finish_many(result.gone)

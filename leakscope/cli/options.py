@@ -1,15 +1,48 @@
-"""Options shared by the commands that talk to one agent."""
+"""Options shared by the commands, and the checks every command makes before any work."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
 
-from leakscope.errors import ExitCode
+from leakscope.client.connector import Connector
+from leakscope.client.errors import ExitCode
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds within [low, high] (NaN and infinities refused)."""
+
+    name = "seconds"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low = low
+        self.high = high
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> float:
+        if isinstance(value, float) and math.isfinite(value):
+            number = value
+        else:
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            self.fail(f"{value} is not between {self.low:g} and {self.high:g} seconds", param, ctx)
+        return number
+
+
+def connector() -> Connector:
+    """The connector of this run (``--remote``/``--host`` given to ``leakscope``, or local)."""
+    ctx = click.get_current_context()
+    found = ctx.find_object(Connector)
+    return found if found is not None else Connector()
 
 
 def json_option(func: F) -> F:
@@ -25,7 +58,7 @@ def timeout_option(
     """Add --timeout (seconds, 0.1 to 3600)."""
     return click.option(
         "--timeout",
-        type=click.FloatRange(0.1, 3600),
+        type=Seconds(0.1, 3600),
         default=default,
         show_default=True,
         help=help,
@@ -68,11 +101,36 @@ def many_target_options(func: F) -> F:
     return func
 
 
+def collect_option(func: F) -> F:
+    """Add --collect."""
+    return click.option(
+        "--collect",
+        is_flag=True,
+        help="Run gc.collect() in the target first, so objects that are only garbage in "
+        "reference cycles are gone (off by default: a forced collection can hide a leak).",
+    )(func)
+
+
 def single_pid(pids: tuple[int, ...], all_agents: bool) -> int | None | bool:
-    """The one PID asked for (None: find the only agent), or False for a multi-process query."""
+    """The one PID asked for (None: find the only agent), or False for a multi-process query.
+
+    Refuses ``--all`` with ``--pid``, and a PID given twice.
+    """
+    if all_agents and pids:
+        raise click.UsageError("give --all or --pid, not both")
+    repeated = sorted({p for p in pids if pids.count(p) > 1})
+    if repeated:
+        raise click.UsageError(f"--pid {repeated[0]} is given twice")
     if all_agents or len(pids) > 1:
         return False
     return pids[0] if pids else None
+
+
+def class_name(value: str, what: str = "CLASS") -> str:
+    """Refuse an empty class or type name before asking anyone."""
+    if not value.strip():
+        raise click.UsageError(f"{what} is empty; give a class name such as HtmlResponse")
+    return value
 
 
 def finish_many(gone: dict[int, str]) -> None:

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from leakscope.integrations.run import run_program
+from leakscope.client.run import run_program
 
 
 @click.command(
@@ -20,7 +20,7 @@ from leakscope.integrations.run import run_program
 )
 @click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
 def run(children: bool, command: tuple[str, ...]) -> None:
-    """Run COMMAND with a leakscope agent in it, e.g. `leakscope run -- scrapy crawl NAME`.
+    """Run COMMAND (a Python program) with a leakscope agent in it, its code untouched.
 
     The first Python process of COMMAND gets the agent before its own code runs
     (a start-up hook on PYTHONPATH; no code changes), and `leakscope ps` lists
@@ -28,6 +28,12 @@ def run(children: bool, command: tuple[str, ...]) -> None:
     other programs it starts (exec) get none, unless --children.
     Signals sent to `leakscope run` are passed on; its exit status is
     COMMAND's. Where the agent listens is printed on stderr.
+
+    \b
+    Examples:
+      leakscope run -- python app.py
+      leakscope run -- scrapy crawl myspider
+      leakscope run -- gunicorn app:wsgi -w 4       the master and each worker
     """
     code = run_program(command, children=children, say=lambda line: click.echo(line, err=True))
     sys.exit(code)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from leakscope.cli.options import target_options
+from leakscope.cli.options import connector, target_options
 
 
 @click.command()
@@ -16,16 +16,18 @@ def sites(state: str, pid: int | None, timeout: float, as_json: bool) -> None:
     With sites on, every new tracked object records the file:line of the first
     frame outside leakscope and the standard library, so that
     `leakscope prefs --group-by site` shows where the leaking objects come
-    from. This boolean is the only state a client may change in the target.
-    Objects made while sites were off are grouped as '-'.
-    """
-    from leakscope import client
+    from. Objects made while sites were off are grouped as '-'.
 
-    with client.connect(pid, timeout) as c:
-        data = c.call("sites", None if state == "status" else state == "on")
+    \b
+    Examples:
+      leakscope sites on --pid 4242                      start recording
+      leakscope prefs --pid 4242 --group-by site         then: which line made them
+    """
+    with connector().connect(pid, timeout) as client:
+        report = client.sites(None if state == "status" else state == "on")
     if as_json:
         from leakscope.render.json import emit
 
-        emit(data)
+        emit(report.to_json())
         return
-    click.echo(f"creation sites are {'on' if data['sites'] else 'off'} in process {data['pid']}")
+    click.echo(f"creation sites are {'on' if report.sites else 'off'} in process {report.pid}")

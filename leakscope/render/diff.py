@@ -2,53 +2,66 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from rich.console import Group
+from rich.console import Group, RenderableType
+from rich.markup import escape
 from rich.table import Table
 
-from leakscope.render.text import signed, size
+from leakscope.client.reports import DiffReport
+from leakscope.render.text import size
 
 
-def diff_view(result: dict[str, Any], limit: int) -> Group:
-    """The live-ref table, and the heap table when both sides had a census."""
-    grouped = result.get("group_by") is not None
-    t = Table(
-        title=f"Live references: pid {result['before']['pid']} → pid {result['after']['pid']}, "
-        f"{result['interval_s']:g} s apart",
-        title_justify="left",
+def diff_view(report: DiffReport, limit: int) -> Group:
+    """The live-ref table (when anything is tracked), the heap table when both sides
+    had a census (types that changed only), and the diff's warnings."""
+    parts: list[RenderableType] = [
+        f"[yellow]warning: {escape(note)}[/]" for note in report.warnings
+    ]
+    span = f"{report.interval_s:,.3g} s apart"
+    pids = (
+        f"pid {report.before.pid}"
+        if report.before.pid == report.after.pid
+        else f"pid {report.before.pid} → pid {report.after.pid}"
     )
-    t.add_column("Class", style="bold", overflow="fold", min_width=20)
-    if grouped:
-        t.add_column(str(result["group_by"]).capitalize())
-    for name in ("Before", "After", "Δ"):
-        t.add_column(name, justify="right")
-    for row in result["rows"][:limit]:
-        cells = [row["class"]]
+    if report.tracked:
+        grouped = report.group_by is not None
+        t = Table(title=f"Live references: {pids}, {span}", title_justify="left")
+        t.add_column("Class", style="bold", overflow="fold", min_width=20)
         if grouped:
-            cells.append(str(row.get("group", "-")))
-        style = "red" if row["delta"] > 0 else ("green" if row["delta"] < 0 else "")
-        cells += [
-            f"{row['before']:,}",
-            f"{row['after']:,}",
-            f"[{style}]{signed(row['delta'])}[/]" if style else "0",
-        ]
-        t.add_row(*cells)
-    parts: list[Any] = [t]
-    if result.get("heap_rows"):
-        h = Table(title="Heap by type", title_justify="left")
+            t.add_column(str(report.group_by).capitalize())
+        for name in ("Before", "After", "Δ"):
+            t.add_column(name, justify="right")
+        for row in report.rows[:limit]:
+            cells = [row.cls]
+            if grouped:
+                cells.append(row.group or "-")
+            style = "red" if row.delta > 0 else ("green" if row.delta < 0 else "")
+            delta = f"{row.delta:+,}" if row.delta else "0"
+            cells += [
+                f"{row.before:,}",
+                f"{row.after:,}",
+                f"[{style}]{delta}[/]" if style else delta,
+            ]
+            t.add_row(*cells)
+        parts.append(t)
+    else:
+        parts.append(f"[dim]No tracked classes on either side ({pids}, {span}).[/]")
+    changed = [r for r in report.heap_rows if r.delta or r.size_delta]
+    if changed:
+        h = Table(title=f"Heap by type (types that changed): {pids}, {span}", title_justify="left")
         h.add_column("Type", style="bold")
         for name in ("Before", "After", "Δ count", "Δ size"):
             h.add_column(name, justify="right")
-        for row in result["heap_rows"][:limit]:
+        for change in changed[:limit]:
             h.add_row(
-                row["kind"],
-                f"{row['before']:,}",
-                f"{row['after']:,}",
-                signed(row["delta"]),
-                ("+" if row["size_delta"] > 0 else "") + size(row["size_delta"]),
+                change.kind,
+                f"{change.before:,}",
+                f"{change.after:,}",
+                f"{change.delta:+,}" if change.delta else "0",
+                ("+" if change.size_delta > 0 else "") + size(change.size_delta),
             )
         parts.append(h)
-    if result.get("collected"):
+    elif report.heap_rows:
+        parts.append("[dim]Heap by type: no type changed.[/]")
+    if report.collected:
         parts.append("[dim]gc.collect() ran before a census (--collect)[/]")
     return Group(*parts)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from rich.table import Table
 
+from leakscope.client.reports import HeapReport
+from leakscope.render.paths import legend
 from leakscope.render.text import size
-from leakscope.snapshot import HeapReport
 
 _TITLES = {
     "type": "by type",
@@ -58,5 +59,9 @@ def heap_table(report: HeapReport) -> Table:
         notes.append("PARTIAL: cut by --max-objects")
     if report.collected:
         notes.append("gc.collect() ran first (--collect)")
+    if report.partition == "via":
+        note = legend([row.kind for row in report.rows])
+        if note:
+            notes.append(note)
     table.caption = "; ".join(notes)
     return table

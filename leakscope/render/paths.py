@@ -1,63 +1,74 @@
-"""Retention paths: as text in the terminal and as a Graphviz file."""
+"""Retention paths: as a tree in the terminal and as Graphviz text."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import subprocess
-from pathlib import Path
-from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
+from leakscope.client.reports import RetentionPath
 
-def print_path(why: dict[str, Any], console: Console | None = None) -> None:
+#: What the less obvious edge labels mean (shown under a path or a via table that has them).
+LABELS = {
+    "[*]": "an item of a long list (its position is not shown)",
+    ".?": "an attribute whose name leakscope cannot read without changing the object",
+    "<key>": "a dict key",
+    "<member>": "a member of a set",
+    ".__dict__": "the object's own attribute dict",
+    "()": "a weak reference's target",
+}
+
+
+def legend(labels: list[str]) -> str | None:
+    """One line explaining the special labels among *labels*, or None."""
+    found = [f"{label} {LABELS[label]}" for label in LABELS if any(label in x for x in labels)]
+    return "; ".join(found) if found else None
+
+
+def print_path(why: RetentionPath, console: Console | None = None) -> None:
     """Print a retention path as a tree, root first, one edge per level."""
     console = console or Console()
-    if not why.get("found"):
-        reason = why.get("reason") or "no path from a root was found (held only by C code?)"
-        console.print(f"[yellow]Retention path: {reason}[/]")
+    if not why.found:
+        console.print(
+            "[yellow]Retention path: no path from a root was found (held only by C code?)[/]"
+        )
         return
-    root = Tree(f"[bold]root:[/] {why.get('root', '?')}")
+    root = Tree(f"[bold]root:[/] {escape(why.root or '?')}")
     node = root
-    for edge in why.get("edges", []):
-        weak = " [dim](weak)[/]" if edge.get("weak") else ""
-        node = node.add(f"[cyan]{edge.get('label', '?')}[/] → {edge.get('to_kind', '?')}{weak}")
-    elapsed = why.get("elapsed_s")
+    for edge in why.edges:
+        weak = " [dim](weak)[/]" if edge.weak else ""
+        node = node.add(f"[cyan]{escape(edge.label)}[/] → {escape(edge.to_kind)}{weak}")
     title = "Why is it alive? (retention path"
-    title += f", found in {elapsed:.2f} s)" if isinstance(elapsed, (int, float)) else ")"
+    title += f", found in {why.elapsed_s:.2f} s)" if why.elapsed_s is not None else ")"
     console.print(title)
     console.print(root)
+    note = legend([e.label for e in why.edges])
+    if note:
+        console.print(f"[dim]{escape(note)}[/]")
 
 
-def to_dot(why: dict[str, Any]) -> str:
-    """Graphviz text of a retention path."""
+def to_dot(why: RetentionPath) -> str:
+    """Graphviz text of a retention path (weak edges dashed)."""
     lines = ["digraph retention {", "  rankdir=LR;", '  node [shape=box, fontname="monospace"];']
-    lines.append(f"  n0 [label={json.dumps(str(why.get('root', 'root')))}, shape=ellipse];")
-    for i, edge in enumerate(why.get("edges", []), 1):
-        lines.append(f"  n{i} [label={json.dumps(str(edge.get('to_kind', '?')))}];")
-        style = ", style=dashed" if edge.get("weak") else ""
-        lines.append(f"  n{i - 1} -> n{i} [label={json.dumps(str(edge.get('label', '')))}{style}];")
+    lines.append(f"  n0 [label={json.dumps(why.root or 'root')}, shape=ellipse];")
+    for i, edge in enumerate(why.edges, 1):
+        lines.append(f"  n{i} [label={json.dumps(edge.to_kind)}];")
+        style = ", style=dashed" if edge.weak else ""
+        lines.append(f"  n{i - 1} -> n{i} [label={json.dumps(edge.label)}{style}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def write_graph(why: dict[str, Any], path: str) -> list[str]:
-    """Write the path as a .dot file, and .svg/.png beside it when `dot` is installed."""
-    target = Path(path)
-    target.write_text(to_dot(why))
-    written = [str(target)]
+def dot_image(dot_text: str, fmt: str) -> bytes | None:
+    """*dot_text* drawn by Graphviz's ``dot`` as *fmt* ("svg", "png"); None without ``dot``."""
     dot = shutil.which("dot")
-    if dot:
-        for fmt in ("svg", "png"):
-            out = target.with_suffix(f".{fmt}")
-            result = subprocess.run(
-                [dot, f"-T{fmt}", str(target), "-o", str(out)],
-                capture_output=True,
-                timeout=30,
-                check=False,
-            )
-            if result.returncode == 0:
-                written.append(str(out))
-    return written
+    if dot is None:
+        return None
+    done = subprocess.run(
+        [dot, f"-T{fmt}"], input=dot_text.encode(), capture_output=True, timeout=30, check=False
+    )
+    return done.stdout if done.returncode == 0 else None

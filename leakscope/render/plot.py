@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich.console import Group
 from rich.text import Text
 
+from leakscope.client.reports import HistoryReport
 from leakscope.render.text import sparkline
 
 _BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-def history_plot(name: str, samples: list[dict[str, Any]], tall: bool = False) -> Group:
+def history_plot(report: HistoryReport, tall: bool = False) -> Group:
     """A sparkline (or, with *tall*, a 10-line bar chart) of the samples."""
-    counts = [int(s["count"]) for s in samples]
+    counts = [count for _, count in report.samples]
+    name = report.cls
     if not counts:
         return Group(Text(f"{name}: no samples yet", style="yellow"))
-    first, last = samples[0]["t"], samples[-1]["t"]
+    first, last = report.samples[0][0], report.samples[-1][0]
     span = f"{time.strftime('%H:%M:%S', time.localtime(first))} → " + time.strftime(
         "%H:%M:%S", time.localtime(last)
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from leakscope.client.reports import AgentInfo, ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
 from leakscope.render.text import age, signed, sparkline
-from leakscope.snapshot import AgentInfo, ObjectInfo, ObjectsReport, PrefsReport
 
 
 def agents_table(agents: list[AgentInfo]) -> Table:
@@ -27,9 +27,15 @@ def agents_table(agents: list[AgentInfo]) -> Table:
             a.name,
             a.python,
             " ".join(a.argv),
-            a.socket,
+            _socket_cell(a.socket),
         )
     return table
+
+
+def _socket_cell(path: str) -> str:
+    """A long socket path breaks before its file name, never inside the PID."""
+    head, sep, name = path.rpartition("/")
+    return f"{head}/\n{name}" if sep and len(path) > 40 else path
 
 
 def prefs_table(
@@ -67,12 +73,23 @@ def prefs_table(
         if growth:
             cells += [signed(r.change_1m), signed(r.change_10m), signed(r.rate_per_min)]
         if spark is not None:
-            cells.append(sparkline(spark.get(r.cls, [])))
+            cells.append(sparkline(spark.get(spark_key(r), [])))
         cells.append(r.source)
         table.add_row(*cells)
+    notes = []
     if not report.rows:
-        table.caption = "no live tracked objects"
+        notes.append("no live tracked objects")
+    if report.partial:
+        notes.append("PARTIAL: the grouping ran out of time; the rest is in one group")
+    if report.collected:
+        notes.append("gc.collect() ran first (--collect)")
+    table.caption = "; ".join(notes) or None
     return table
+
+
+def spark_key(row: PrefsRow) -> str:
+    """The key of a row's sparkline series: its class, and group when grouped."""
+    return row.cls if row.group is None else f"{row.cls}|{row.group}"
 
 
 def object_panel(obj: ObjectInfo, heading: str) -> Table:
@@ -81,7 +98,7 @@ def object_panel(obj: ObjectInfo, heading: str) -> Table:
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("class", obj.cls)
-    table.add_row("id", f"{obj.id:#x}")
+    table.add_row("id", f"{obj.id:#x} ({obj.id})")
     table.add_row("age", age(obj.age_s))
     table.add_row("repr", obj.repr)
     for name, value in obj.attrs.items():

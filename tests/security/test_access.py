@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from rpyc.core import brine, consts
 
-from leakscope.errors import ExitCode
+from leakscope.client.errors import ExitCode
 
 from .conftest import OTHER_USER, SYSTEM_PYTHON, Target, raw_exchange, run_as, run_cli
 
@@ -185,10 +185,10 @@ def test_cli_as_other_user_is_refused_by_pid(
     t = start_target()
     code = (
         f"import sys; sys.path.insert(0, {str(world_readable_tree)!r})\n"
-        "from leakscope import client\n"
-        "from leakscope.errors import LeakscopeError\n"
+        "from leakscope.client import local\n"
+        "from leakscope.client.errors import LeakscopeError\n"
         "try:\n"
-        f"    client.resolve({t.pid})\n"
+        f"    local.resolve({t.pid})\n"
         "    print('RESOLVED')\n"
         "except LeakscopeError as exc:\n"
         "    print(int(exc.code))\n"

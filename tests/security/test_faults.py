@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from leakscope.errors import ExitCode
+from leakscope.client.errors import ExitCode
 
 from .conftest import run_cli, target_env
 

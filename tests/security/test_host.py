@@ -18,7 +18,7 @@ import rpyc
 from rpyc.core.channel import Channel
 from rpyc.core.stream import SocketStream
 
-from leakscope.errors import ExitCode
+from leakscope.client.errors import ExitCode
 
 from .conftest import run_cli
 

@@ -28,7 +28,7 @@ from rpyc.core.protocol import Connection
 from rpyc.core.stream import SocketStream
 
 from leakscope import wire
-from leakscope.agent.service import LeakscopeService
+from leakscope.target.agent.service import LeakscopeService
 
 from .conftest import TARGET, Target, run_cli, target_env
 

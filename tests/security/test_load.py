@@ -15,18 +15,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from leakscope import client
-from leakscope.agent.server import MAX_CLIENTS
-from leakscope.errors import ExitCode, LeakscopeError
+from leakscope.client.api import Client
+from leakscope.client.errors import ExitCode, LeakscopeError
+from leakscope.client.local import LocalTransport
+from leakscope.target.agent.server import MAX_CLIENTS
 
 CLIENTS = 100
 CALLS = 20
 
 
+def connect_path(pid: int, path: Path, timeout: float) -> Client:
+    """A client of the agent listening at *path*."""
+    return Client(LocalTransport.open(pid, path, timeout), timeout)
+
+
 def one_client(pid: int, path: str) -> int:
     """Connect, make CALLS calls, return how many answers were right."""
     right = 0
-    with client.connect_path(pid, Path(path), timeout=120) as c:
+    with connect_path(pid, Path(path), timeout=120) as c:
         for i in range(CALLS):
             if i % 4 == 0:
                 right += c.call("prefs", (), None)["pid"] == pid
@@ -79,11 +85,11 @@ def test_connections_beyond_the_limit_queue(start_target: Any) -> None:
     t = start_target("--idle-timeout", "1.5")
     t.ask("ping")
     base_threads = t.status("Threads")
-    holders = [client.connect_path(t.pid, Path(t.socket), timeout=10) for _ in range(MAX_CLIENTS)]
+    holders = [connect_path(t.pid, Path(t.socket), timeout=10) for _ in range(MAX_CLIENTS)]
     try:
         assert t.status("Threads") == base_threads + MAX_CLIENTS
         began = time.monotonic()
-        with client.connect_path(t.pid, Path(t.socket), timeout=30) as late:
+        with connect_path(t.pid, Path(t.socket), timeout=30) as late:
             waited = time.monotonic() - began
             assert late.call("ping") == "pong"
         # it could only be served once the idle holders were let go

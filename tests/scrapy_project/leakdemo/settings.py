@@ -1,12 +1,12 @@
 """Settings of the test project, as a user would write them.
 
 Crawl with ``http_proxy`` pointing at a running
-`leakscope.integrations.scrapy_demo_site.DemoSite` (the sites live on 127.0.0.1
+`leakscope.client.demo.site.DemoSite` (the sites live on 127.0.0.1
 under ``*.localhost`` names that need no DNS that way).
 """
 
 BOT_NAME = "leakdemo"
-SPIDER_MODULES = ["leakscope.integrations.scrapy_demo_spiders"]
+SPIDER_MODULES = ["leakscope.demo.scrapy_spiders"]
 
 # The one line a user adds to get the agent; LEAKSCOPE_ENABLED=False turns it off.
 EXTENSIONS = {"leakscope.scrapy.LeakscopeExtension": 500}

@@ -55,7 +55,7 @@ if opts.sigpipe_default:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 import leakscope.agent  # noqa: E402
-from leakscope.agent import protocol, server  # noqa: E402
+from leakscope.target.agent import protocol, server  # noqa: E402
 from leakscope.trackref import object_ref  # noqa: E402
 
 if opts.idle_timeout is not None:

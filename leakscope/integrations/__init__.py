@@ -1,1 +1,0 @@
-"""Integrations with the world outside one process: Scrapy, `leakscope run`, `attach`."""

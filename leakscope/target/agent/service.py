@@ -1,0 +1,402 @@
+"""The exposed methods: the only code a client can reach.
+
+Every method checks its arguments with the exact-type checks of
+`leakscope.wire`, calls a collector, and returns one JSON string — an answer
+``{"ok": ...}`` or a failure ``{"error": {"code", "message"}}``. No method
+returns a target object, a list or a dict, and none raises:
+
+* a wrong number of arguments, or an argument `wire` refuses, is
+  ``bad-argument``;
+* a collector's `leakscope.target.Refused` carries its own code
+  (``bad-argument``, ``unknown-class``, ``unavailable``, ``busy``);
+* anything else is a bug or the target's own code failing (a ``__repr__``):
+  it is logged on the ``leakscope`` logger and answered as ``agent-error``.
+
+Argument names in messages are the options a user types (``--limit``), since
+that is who reads them.
+
+Attribute lookup on the service is limited to `EXPOSED` (see
+``_rpyc_getattr``); RPyC's own ``get_service_name`` and friends are not
+reachable.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import gc
+import inspect
+import logging
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import rpyc
+
+from leakscope import wire
+from leakscope.target import Refused, describe, grouping
+from leakscope.target import registry as trackref
+
+log = logging.getLogger("leakscope.agent")
+
+EXPOSED = frozenset(
+    {"hello", "prefs", "oldest", "all", "heap", "memory", "history", "sites", "ping"}
+)
+
+#: Seconds a heavy walk waits for another one to finish before answering "busy".
+CENSUS_WAIT_S = 60.0
+
+#: One heavy walk at a time: a second client waits for it rather than doubling the pause.
+_census_lock = threading.Lock()
+
+
+def _reset_after_fork() -> None:
+    # A fork during a census would leave the child's lock held for good.
+    global _census_lock
+    _census_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _exposed(func: Callable[..., Any]) -> Callable[..., str]:
+    signature = inspect.signature(func)
+    name = func.__name__.removeprefix("exposed_")
+
+    @functools.wraps(func)
+    def wrapper(self: LeakscopeService, *args: Any) -> str:
+        try:
+            signature.bind(self, *args)
+        except TypeError:
+            wanted = len(signature.parameters) - 1
+            return wire.failure(
+                "bad-argument", f"{name} takes at most {wanted} arguments, not {len(args)}"
+            )
+        try:
+            return wire.answer(func(self, *args))
+        except wire.ArgumentRefused as exc:
+            return wire.failure("bad-argument", str(exc))
+        except Refused as exc:
+            return wire.failure(exc.code, exc.message, **exc.extra)
+        except BaseException as exc:  # SystemExit from a host __repr__ must not escape either
+            log.exception("leakscope agent: %s failed", name)
+            return wire.failure("agent-error", f"{type(exc).__name__}: {exc}")
+
+    return wrapper
+
+
+def _age(created: float | None, now: float) -> float | None:
+    return None if created is None else round(max(0.0, now - created), 3)
+
+
+def _matches(cls: type, names: frozenset[str]) -> bool:
+    for klass in getattr(cls, "__mro__", (cls,)):
+        if klass.__name__ in names or describe.qualified_name(klass) in names:
+            return True
+    return False
+
+
+def _close_names(name: str, known: Iterable[str]) -> list[str]:
+    """Up to three known class names (short or dotted) that look like *name*."""
+    names = set(known)
+    names |= {n.rsplit(".", 1)[-1] for n in names}
+    return difflib.get_close_matches(name, sorted(names), n=3)
+
+
+def _unknown_class(name: str, known: Iterable[str]) -> Refused:
+    suggestions = _close_names(name, known)
+    hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
+    return Refused(
+        "unknown-class", f"no live objects of class {name!r}{hint}", suggestions=suggestions
+    )
+
+
+def _objects_oldest_first(class_name: str) -> list[tuple[object, float]]:
+    """Live objects of every tracked class of that name, both registries, oldest first."""
+    found = trackref.find_classes(class_name)
+    if not found:
+        raise _unknown_class(class_name, trackref.all_class_names())
+    merged: list[tuple[object, float]] = []
+    for cls, source in found:
+        merged.extend(trackref.iter_objects(cls, source))
+    merged.sort(key=lambda pair: pair[1] if pair[1] is not None else float("inf"))
+    return merged
+
+
+def _attr_names(attrs: object) -> tuple[str, ...]:
+    return tuple(wire.want_identifier(a, "--attr") for a in wire.want_str_tuple(attrs, "--attr"))
+
+
+class LeakscopeService(rpyc.Service):  # type: ignore[misc]
+    """The agent's RPyC service. One instance per connection."""
+
+    def __init__(self, agent: Any = None) -> None:
+        self._agent = agent
+
+    def _rpyc_getattr(self, name: str) -> Any:
+        bare = name[len("exposed_") :] if name.startswith("exposed_") else name
+        if bare not in EXPOSED:
+            raise AttributeError(f"cannot access {name!r}")
+        return getattr(self, "exposed_" + bare)
+
+    def _rpyc_setattr(self, name: str, value: Any) -> None:
+        raise AttributeError("access denied")
+
+    def _rpyc_delattr(self, name: str) -> None:
+        raise AttributeError("access denied")
+
+    @property
+    def _history(self) -> Any:
+        return getattr(self._agent, "history", None)
+
+    def _walk(self, what: str) -> _OneWalk:
+        return _OneWalk(what, self._agent)
+
+    # -- methods -------------------------------------------------------------
+
+    @_exposed
+    def exposed_ping(self) -> str:
+        return "pong"
+
+    @_exposed
+    def exposed_hello(self) -> dict[str, Any]:
+        agent = self._agent
+        return {
+            "protocol": wire.PROTOCOL_VERSION,
+            "version": wire.VERSION,
+            "pid": os.getpid(),
+            "ppid": os.getppid(),
+            "python": platform.python_version(),
+            "implementation": sys.implementation.name,
+            "executable": sys.executable,
+            "argv": [str(a)[:200] for a in sys.argv[:20]],
+            "started": getattr(agent, "started_at", None),
+            "socket": str(agent.path) if agent is not None and agent.path else None,
+            "scrapy": "scrapy.utils.trackref" in sys.modules,
+            "sites": trackref.track_sites(),
+        }
+
+    @_exposed
+    def exposed_prefs(
+        self, ignore: object = (), group_by: object = None, collect: object = False
+    ) -> dict[str, Any]:
+        ignored = frozenset(wire.want_str_tuple(ignore, "--ignore"))
+        group = wire.want_opt_str(group_by, "--group-by", max_len=32)
+        collected = _collect(wire.want_bool(collect, "--collect"))
+        if group == "site" and not trackref.track_sites():
+            raise Refused(
+                "unavailable",
+                "creation sites are off in this process; turn them on with "
+                "`leakscope sites on --pid PID` or LEAKSCOPE_TRACK_SITES=1 at start-up",
+            )
+        now = time.time()
+        found = grouping.live_rows(group)
+        hist = self._history
+        out = []
+        for row in found.rows:
+            if ignored and _matches(row.cls, ignored):
+                continue
+            name = describe.qualified_name(row.cls)
+            item: dict[str, Any] = {
+                "class": name,
+                "count": row.count,
+                "oldest_age_s": _age(row.oldest, now),
+                "source": row.source,
+            }
+            if group is not None:
+                item["group"] = row.group
+            if hist is not None and group is None:
+                item.update(hist.growth(name))
+            out.append(item)
+        out.sort(key=lambda r: (-r["count"], r["class"]))
+        return {
+            "pid": os.getpid(),
+            "time": now,
+            "group_by": group,
+            "history": hist is not None,
+            "collected": collected,
+            "partial": found.partial,
+            "rows": out,
+        }
+
+    @_exposed
+    def exposed_oldest(
+        self, class_name: object, attrs: object = (), why: object = False, collect: object = False
+    ) -> dict[str, Any]:
+        name = wire.want_class_name(class_name, "CLASS")
+        names = _attr_names(attrs)
+        want_why = wire.want_bool(why, "--why")
+        collected = _collect(wire.want_bool(collect, "--collect"))
+        objects = _objects_oldest_first(name)
+        now = time.time()
+        if not objects:
+            return {"class": name, "found": False, "collected": collected}
+        obj, created = objects[0]
+        del objects
+        result = describe.describe(obj, created, names, now)
+        result["found"] = True
+        result["collected"] = collected
+        if want_why:
+            from leakscope.target import census
+
+            with self._walk("heap walk"):
+                result["why"] = census.retention_path(obj)
+        return result
+
+    @_exposed
+    def exposed_all(
+        self, class_name: object, attrs: object = (), limit: object = 100, collect: object = False
+    ) -> dict:
+        name = wire.want_class_name(class_name, "CLASS")
+        names = _attr_names(attrs)
+        most = wire.want_int(limit, "--limit", low=1, high=100_000)
+        collected = _collect(wire.want_bool(collect, "--collect"))
+        objects = _objects_oldest_first(name)
+        total = len(objects)
+        now = time.time()
+        described = [describe.describe(o, c, names, now) for o, c in objects[:most]]
+        del objects
+        return {"class": name, "total": total, "collected": collected, "objects": described}
+
+    @_exposed
+    def exposed_heap(
+        self,
+        partition: object = "type",
+        of: object = None,
+        limit: object = 50,
+        max_objects: object = None,
+        backend: object = "builtin",
+        collect: object = False,
+    ) -> dict[str, Any]:
+        part = wire.want_choice(partition, "partition", wire.PARTITIONS)
+        of_type = wire.want_opt_str(of, "TYPE", max_len=256)
+        most = wire.want_int(limit, "--limit", low=1, high=10_000)
+        cap = wire.want_opt_int(max_objects, "--max-objects", low=1, high=10**10)
+        engine = wire.want_choice(backend, "--backend", wire.BACKENDS)
+        do_collect = wire.want_bool(collect, "--collect")
+        if part in ("via", "referrer") and not of_type:
+            raise wire.ArgumentRefused(f"--by-{part} needs a type name")
+        from leakscope.target import census
+
+        with self._walk("heap census"):
+            collected = gc.collect() if do_collect else None
+            result: dict[str, Any] = census.census(
+                part, of=of_type, limit=most, max_objects=cap, backend=engine
+            )
+        result["pid"] = os.getpid()
+        result["collected"] = do_collect
+        result["collected_objects"] = collected
+        return result
+
+    @_exposed
+    def exposed_memory(self, trim: object = False) -> dict[str, Any]:
+        do_trim = wire.want_bool(trim, "--trim")
+        from leakscope.target import memory
+
+        figures = memory.memory_figures()
+        trimmed = memory.trim() if do_trim else None
+        hist = self._history
+        samples = hist.samples() if hist is not None else []
+        return {
+            "pid": os.getpid(),
+            "time": time.time(),
+            "figures": figures,
+            "trim": trimmed,
+            "collected": False,  # the memory picture never runs the collector
+            "samples": [_memory_sample(s) for s in samples[-120:]],
+            "agent_loaded": getattr(self._agent, "loaded_at", None),
+            "load_shift": getattr(self._agent, "load_shift", {}),
+            "own_bytes": getattr(self._agent, "own_bytes", 0),
+        }
+
+    @_exposed
+    def exposed_history(self, class_name: object = None, since_s: object = None) -> dict:
+        name = wire.want_opt_str(class_name, "CLASS", max_len=256)
+        since = None if since_s is None else wire.want_number(since_s, "--since", low=0, high=1e7)
+        hist = self._history
+        if hist is None:
+            raise Refused(
+                "unavailable", "history is off in this process (LEAKSCOPE_HISTORY_INTERVAL=0)"
+            )
+        out: dict[str, Any] = {
+            "pid": os.getpid(),
+            "interval_s": hist.interval_s,
+            "collected": False,  # samples are read as they are
+        }
+        if name is None:
+            out["samples"] = hist.samples(since)
+            return out
+        full = _history_name(hist, name)
+        out["class"] = full
+        out["samples"] = [{"t": t, "count": c} for t, c in hist.series(full, since)]
+        return out
+
+    @_exposed
+    def exposed_sites(self, on: object = None) -> dict[str, Any]:
+        if on is not None:
+            trackref.set_track_sites(wire.want_bool(on, "on"))
+        return {"pid": os.getpid(), "sites": trackref.track_sites()}
+
+
+# -- helpers over the collectors ----------------------------------------------
+
+
+def _collect(asked: bool) -> bool:
+    """Run the cyclic collector only when the client asked (--collect): it can hide a leak."""
+    if asked:
+        gc.collect()
+    return asked
+
+
+class _OneWalk:
+    """One heavy walk at a time ("busy" after `CENSUS_WAIT_S`), and what it costs the process.
+
+    A walk's lists and sets are freed when it ends, but the allocators keep
+    most of that memory: the RSS it added is booked as the agent's own
+    (``agent.own_bytes``), so the memory verdict does not call it the
+    program's growth. (Growth of the program during the walk is booked too: a
+    small error on the safe side.)
+    """
+
+    def __init__(self, what: str, agent: Any) -> None:
+        self.what = what
+        self.agent = agent
+        self.lock = _census_lock
+        self.rss_before: int | None = None
+
+    def __enter__(self) -> None:
+        from leakscope.target.memory import rss
+
+        if not self.lock.acquire(timeout=CENSUS_WAIT_S):
+            raise Refused(
+                "busy", f"another {self.what} is running in this process; try again shortly"
+            )
+        self.rss_before = rss()
+
+    def __exit__(self, *exc: object) -> None:
+        from leakscope.target.memory import rss
+
+        try:
+            after = rss()
+            if self.agent is not None and after is not None and self.rss_before is not None:
+                self.agent.own_bytes += max(0, after - self.rss_before)
+        finally:
+            self.lock.release()
+
+
+def _history_name(hist: Any, name: str) -> str:
+    known = set(hist.class_names())
+    if name in known:
+        return name
+    matches = sorted(k for k in known if k.rsplit(".", 1)[-1] == name)
+    if matches:
+        return matches[0]
+    raise _unknown_class(name, known)
+
+
+def _memory_sample(sample: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sample.items() if k != "counts"}
