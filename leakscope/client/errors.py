@@ -33,6 +33,7 @@ class ExitCode(enum.IntEnum):
     PARTIAL = 17  # several processes asked, some could not answer (the rest is shown)
     TRANSPORT = 18  # --remote: the command prefix (ssh, kubectl, docker) failed
     CANNOT_WRITE = 19  # an output file (-o) cannot be written
+    NEEDS_EXTRA = 20  # the command needs an optional package (pip install 'leakscope[...]')
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
@@ -63,6 +64,8 @@ MEANINGS: dict[ExitCode, str] = {
     "leakscope there, or not its answer)",
     ExitCode.CANNOT_WRITE: "an output file cannot be written (no such directory, permission "
     "denied, disk full)",
+    ExitCode.NEEDS_EXTRA: "the command needs an optional package that is not installed (the "
+    "line names it, e.g. pip install 'leakscope[analysis]')",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -295,7 +295,29 @@ class HeapWalk:
         return True
 
     def batches(self) -> Iterator[dict[type, list]]:
-        """Yield every object once, as {exact type: [objects]} per chunk."""
+        """Yield every object once, as {exact type: [objects]} per chunk; with
+        ``max_objects``, exactly that many (the walk is then marked partial)."""
+        if self.max_objects is None:
+            yield from self._batches()
+            return
+        left = self.max_objects
+        for batch in self._batches():
+            size = sum(map(len, batch.values()))
+            if size <= left:
+                left -= size
+                yield batch
+                continue
+            trimmed: dict[type, list] = {}
+            for cls, objects in batch.items():
+                if left <= 0:
+                    break
+                trimmed[cls] = objects[:left]
+                left -= len(trimmed[cls])
+            self.partial = True
+            yield trimmed
+            return
+
+    def _batches(self) -> Iterator[dict[type, list]]:
         tracked = self.tracked
         get_referents = gc.get_referents
         seen_ids: set[int] = set()
