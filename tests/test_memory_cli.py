@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from tests.conftest import cli_json
 
 
@@ -27,3 +29,20 @@ def test_growing_live_objects(target_factory):
     data = cli_json("memory", "--pid", str(target.pid))
     assert data["verdict"] == "live-objects", data["reason"]
     assert len(data["samples"]) >= 3
+
+
+def test_a_steady_process_is_no_growth_at_once_later_and_after_a_census(target_factory):
+    """leakscope's own work — loading RPyC at the first query, a census's lists —
+    never reads as the program's growth."""
+    target = target_factory("memory_cases", "steady")
+    _ready(target)
+    pid = str(target.pid)
+    first = cli_json("memory", "--pid", pid)
+    assert first["verdict"] == "no-growth", first["reason"]
+    time.sleep(1.5)  # a few history samples after the agent loaded
+    later = cli_json("memory", "--pid", pid)
+    assert later["verdict"] == "no-growth", later["reason"]
+    census = cli_json("heap", "--pid", pid)
+    assert census["total_count"] > 600_000
+    after = cli_json("memory", "--pid", pid)
+    assert after["verdict"] == "no-growth", after["reason"]

@@ -2,6 +2,7 @@
 
 held-bytes: 100,000 bytes of 2 KB made, all but 1 in 50 freed (glibc keeps it)
 growing:    a list that keeps growing with live objects
+steady:     600,000 live objects made before the agent starts, then nothing changes
 The agent starts first and history samples every 0.3 s, so the verdict has a
 baseline from before the allocation. Prints "ready" once the situation is set.
 """
@@ -33,6 +34,8 @@ def grow_forever():
 
 
 def main():
+    if sys.argv[1] == "steady":
+        KEEP.extend(Row(n) for n in range(200_000))
     print(leakscope.agent.start(), flush=True)
     signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
     time.sleep(1.0)  # baseline samples
@@ -41,7 +44,7 @@ def main():
         KEEP.extend(blobs[::50])
         del blobs
         time.sleep(0.8)
-    else:
+    elif sys.argv[1] == "growing":
         threading.Thread(target=grow_forever, daemon=True).start()
         time.sleep(2.5)
     print("ready", flush=True)
