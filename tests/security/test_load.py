@@ -1,10 +1,16 @@
 """Many clients at once against a busy target (issue 3, point 5).
 
+What the agent promises under load: it serves at most MAX_CLIENTS connections
+at a time; every further client waits in the listen backlog (the CLI retries
+while even the backlog is full) and is served in its turn — none is refused,
+none is told "busy". A queued client's wait is bounded by the work queued
+ahead of it, not by a fixed time: the test measures one client's work alone
+first and gives each of the 100 clients a deadline derived from that.
+
 100 clients each make 20 calls while the target's main thread runs a busy loop
-of its own. Every call must be answered; the target's loop must keep going
-(its slowest iteration is printed, not asserted: the machine is shared); and
-the agent must serve at most MAX_CLIENTS connections at a time, queueing the
-rest, so the target's thread count stays bounded.
+of its own. Every call must be answered within its deadline; the target's loop
+must keep going (its slowest iteration is printed, not asserted: the machine
+is shared); and the target's thread count stays bounded.
 """
 
 from __future__ import annotations
@@ -29,10 +35,16 @@ def connect_path(pid: int, path: Path, timeout: float) -> Client:
     return Client(LocalTransport.open(pid, path, timeout), timeout)
 
 
-def one_client(pid: int, path: str) -> int:
+#: How much slower than one client's work alone, times the clients, a queued
+#: client may be served: all serving threads share one GIL with the busy target
+#: on a shared 2-core machine.
+SLACK = 4.0
+
+
+def one_client(pid: int, path: str, timeout: float = 120) -> int:
     """Connect, make CALLS calls, return how many answers were right."""
     right = 0
-    with connect_path(pid, Path(path), timeout=120) as c:
+    with connect_path(pid, Path(path), timeout=timeout) as c:
         for i in range(CALLS):
             if i % 4 == 0:
                 right += c.call("prefs", (), None)["pid"] == pid
@@ -56,24 +68,40 @@ def test_hundred_clients_against_a_busy_target(start_target: Any) -> None:
             peak[0] = max(peak[0], t.status("Threads"))
             time.sleep(0.01)
 
+    alone = time.monotonic()
+    assert one_client(t.pid, t.socket) == CALLS
+    one = time.monotonic() - alone
+    # The last client waits for everyone else's work: the GIL serialises it.
+    deadline = max(30.0, SLACK * CLIENTS * one)
     sampler = threading.Thread(target=sample)
     sampler.start()
     started = time.monotonic()
+    waits: list[float] = []
+
+    def client(_: int) -> int:
+        began = time.monotonic()
+        right = one_client(t.pid, t.socket, timeout=deadline)
+        waits.append(time.monotonic() - began)
+        return right
+
     try:
         with ThreadPoolExecutor(CLIENTS) as pool:
-            results = list(pool.map(lambda _: one_client(t.pid, t.socket), range(CLIENTS)))
+            results = list(pool.map(client, range(CLIENTS)))
     finally:
         sampling.set()
         sampler.join()
     took = time.monotonic() - started
     after = t.ask("busy")
     print(
-        f"\nload: {CLIENTS}x{CALLS} calls in {took:.1f} s; target threads {base_threads} -> "
+        f"\nload: one client alone {one:.2f} s; {CLIENTS}x{CALLS} calls in {took:.1f} s "
+        f"(longest client {max(waits):.1f} s, deadline {deadline:.0f} s); "
+        f"target threads {base_threads} -> "
         f"peak {peak[0]}; busy loop {after['iterations'] - before['iterations']} iterations "
         f"during the run, slowest {after['max_s'] * 1000:.1f} ms "
         f"(slowest before the run: {before['max_s'] * 1000:.1f} ms)"
     )
     assert results == [CALLS] * CLIENTS
+    assert max(waits) <= deadline
     assert after["iterations"] > before["iterations"], "the target's own loop stalled"
     # A serving thread frees its slot a moment before it ends, so one or two
     # finishing threads may overlap the next ones; 100 clients never mean 100 threads.
