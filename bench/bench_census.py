@@ -6,7 +6,10 @@ Heaps are built like DESIGN.md's anchor: n each of dict rows
 every tool a new subprocess builds the heap, runs the tool once while a thread
 ticks every 10 ms, and reports wall time, added RSS (peak, from ru_maxrss) and
 the longest tick the thread waited. Ratios are printed against the peers of
-the same run.
+the same run. Every tool makes the table a user reads: leakscope's rows drawn
+by its own renderer, guppy3's partition printed with ``str()`` (guppy3 computes
+a partition lazily: reading only ``.count`` skips the work), Pympler's summary
+formatted.
 
     python bench/bench_census.py            # heaps of ~200k, 2M and 6M objects
     python bench/bench_census.py --quick    # ~200k only
@@ -71,6 +74,7 @@ def worker(tool: str, n: int) -> dict:
 
     # Imports are not part of the timed run, for any tool.
     if tool.startswith("builtin"):
+        import leakscope.render.heap  # noqa: F401
         import leakscope.target.census  # noqa: F401
     elif tool.startswith("guppy"):
         import guppy  # noqa: F401
@@ -86,21 +90,21 @@ def worker(tool: str, n: int) -> dict:
     ticker.worst = 0.0
     extra: dict = {}
     t0 = time.perf_counter()
-    if tool == "builtin-type":
+    if tool in ("builtin-type", "builtin-via", "builtin-via-class"):
         from leakscope.target.census import census
 
-        answer = census("type", limit=10)
-        extra = {"count": answer["total_count"], "max_pause_s": answer["max_pause_s"]}
-    elif tool == "builtin-via":
-        from leakscope.target.census import census
-
-        answer = census("via", of="dict", limit=5)
-        extra = {"count": answer["total_count"], "max_pause_s": answer["max_pause_s"]}
-    elif tool == "builtin-via-class":
-        from leakscope.target.census import census
-
-        answer = census("via", of="Small", limit=5)
-        extra = {"count": answer["total_count"], "max_pause_s": answer["max_pause_s"]}
+        partition, of = {
+            "builtin-type": ("type", None),
+            "builtin-via": ("via", "dict"),
+            "builtin-via-class": ("via", "Small"),
+        }[tool]
+        answer = census(partition, of=of, limit=20)
+        table = _leakscope_table(answer)
+        extra = {
+            "count": answer["total_count"],
+            "max_pause_s": answer["max_pause_s"],
+            "table_lines": table.count("\n"),
+        }
     elif tool == "builtin-path":
         from leakscope.target.census import retention_path
 
@@ -111,23 +115,27 @@ def worker(tool: str, n: int) -> dict:
         from guppy import hpy
 
         part = hpy().heap().bytype
-        extra = {"count": part.count}
+        table = str(part)  # what a user reads: the partition is computed here
+        extra = {"count": part.count, "table_lines": table.count("\n")}
     elif tool == "guppy-via":
         from guppy import hpy
 
         part = hpy().heap().bytype[0].byvia
-        extra = {"count": part.count}
+        table = str(part)
+        extra = {"count": part.count, "table_lines": table.count("\n")}
     elif tool == "guppy-via-class":
         from guppy import hpy
 
         part = hpy().heap().bytype
         row = next(part[i] for i in range(len(part)) if part[i].kind.arg.__name__ == "Small")
-        extra = {"count": row.byvia.count}
+        table = str(row.byvia)
+        extra = {"count": row.byvia.count, "table_lines": table.count("\n")}
     elif tool == "muppy":
         from pympler import muppy, summary
 
         rows = summary.summarize(muppy.get_objects())
-        extra = {"count": sum(r[1] for r in rows)}
+        table = "\n".join(summary.format_(rows))
+        extra = {"count": sum(r[1] for r in rows), "table_lines": table.count("\n")}
     else:
         raise SystemExit(f"unknown tool {tool}")
     elapsed = time.perf_counter() - t0
@@ -141,6 +149,20 @@ def worker(tool: str, n: int) -> dict:
         "worst_tick_wait_s": ticker.worst,
         **extra,
     }
+
+
+def _leakscope_table(answer: dict) -> str:
+    """The table `leakscope heap` prints for this census, as text."""
+    import io
+
+    from rich.console import Console
+
+    from leakscope.client.reports import HeapReport
+    from leakscope.render.heap import heap_table
+
+    out = io.StringIO()
+    Console(file=out, width=120).print(heap_table(HeapReport.from_json({**answer, "pid": 0})))
+    return out.getvalue()
 
 
 def run(tool: str, n: int) -> dict:
