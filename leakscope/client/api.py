@@ -18,6 +18,7 @@ from leakscope.client.reports import (
     HeapReport,
     Hello,
     HistoryReport,
+    HistoryTable,
     MalformedReport,
     MemoryAnswer,
     MemoryReport,
@@ -143,6 +144,13 @@ class Client:
             HistoryReport.from_json, self.call("history", cls, since_s)
         )
         return report
+
+    def history_table(self, since_s: float | None = None) -> HistoryTable:
+        """The agent's whole history: memory figures and every class's count, per sample."""
+        table: HistoryTable = self._typed(
+            HistoryTable.from_json, self.call("history", None, since_s)
+        )
+        return table
 
     def sites(self, on: bool | None = None) -> SitesReport:
         """Turn creation sites on or off (None: leave them), and say which they are."""
