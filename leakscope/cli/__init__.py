@@ -33,7 +33,9 @@ def _interrupted() -> None:
     # long as the census the agent is running; the kernel closes the socket.
     with contextlib.suppress(Exception):
         sys.stdout.flush()
-    sys.stderr.write("leakscope: interrupted\n")
+    # On a terminal "^C" was echoed where the cursor was: start a line of our own.
+    start = "\n" if sys.stderr.isatty() else ""
+    sys.stderr.write(f"{start}leakscope: interrupted\n")
     sys.stderr.flush()
     os._exit(ExitCode.INTERRUPTED)
 
@@ -41,13 +43,18 @@ def _interrupted() -> None:
 class LeakscopeGroup(click.Group):
     """A group whose errors are one line each, with the documented exit codes."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        kwargs["standalone_mode"] = False
+    def main(  # type: ignore[override]
+        self, args: list[str] | None = None, prog_name: str | None = None, **extra: Any
+    ) -> Any:
+        extra.pop("standalone_mode", None)  # always: one line and an exit code
+        argv = sys.argv[1:] if args is None else list(args)
         try:
-            rv = super().main(*args, **kwargs)
+            # Not Click's own main(): it prints a blank line on Ctrl-C and waits.
+            with self.make_context(prog_name or "leakscope", argv, **extra) as ctx:
+                rv = self.invoke(ctx)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, KeyboardInterrupt, EOFError):
             _interrupted()
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help())
@@ -60,8 +67,6 @@ class LeakscopeGroup(click.Group):
             _fail(exc.format_message().replace("\n", " "), exc.exit_code)
         except LeakscopeError as exc:
             _fail(exc.message, exc.code)
-        except KeyboardInterrupt:
-            _interrupted()
         except BrokenPipeError:
             # The reader went away (`leakscope ... | head`): not an error.
             sys.stderr.close()
@@ -134,6 +139,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "snapshot": ("snapshot", "snapshot"),
     "memory": ("memory", "memory"),
     "history": ("history", "history"),
+    "report": ("report", "report"),
     "sites": ("sites", "sites"),
     "run": ("run", "run"),
     "attach": ("attach", "attach"),

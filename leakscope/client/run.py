@@ -49,6 +49,8 @@ FORWARDED_SIGNALS = (
 # si_code of a signal the kernel sent (a terminal's Ctrl-C, a hang-up), not kill().
 _SI_KERNEL = 0x80
 AGENT_WAIT_S = 5.0
+#: Seconds a program must outlive its agent's start before we say the agent listens.
+HOLD_S = 0.5
 _NO_AGENT_HINT = "is it a Python program? (python -I, -E or -S skips the start-up hook)"
 
 
@@ -200,25 +202,37 @@ def _wait(
     deadline = time.monotonic() + agent_wait_s
     heard = False  # a hook reported (agent or error)
     warned = False
+    # Agents started, said only once the program has outlived HOLD_S: a program that
+    # exits at once (python could not open its script) is not "listening".
+    pending: list[tuple[float, HookReport]] = []
+
+    def tell(report: HookReport, exited: bool) -> None:
+        if exited and report.pid == child:
+            say(f"leakscope: {name} (pid {child}) exited at once; its agent is gone")
+        else:
+            say(f"leakscope: agent of pid {report.pid} listening on {report.detail}")
+
     while True:
-        info = signal.sigtimedwait(watched, 0.05 if not heard else 1.0)
+        info = signal.sigtimedwait(watched, 0.05 if pending or not heard else 1.0)
         if info is not None and info.si_signo != signal.SIGCHLD and _should_forward(info, child):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(child, info.si_signo)
         done, status = os.waitpid(child, os.WNOHANG)
+        now = time.monotonic()
         for report in reader.new_reports():
             heard = True
-            if not report.started:
-                say(f"leakscope: no agent in pid {report.pid}: {report.detail}")
-            elif done == child and report.pid == child:
-                # Started and already gone (e.g. python could not open the script).
-                say(f"leakscope: {name} (pid {child}) exited at once; its agent is gone")
+            if report.started:
+                pending.append((now, report))
             else:
-                say(f"leakscope: agent of pid {report.pid} listening on {report.detail}")
+                say(f"leakscope: no agent in pid {report.pid}: {report.detail}")
+        for seen, report in list(pending):
+            if done == child or now - seen >= HOLD_S:
+                tell(report, exited=done == child)
+                pending.remove((seen, report))
         if done == child:
             if not heard:
                 say(f"leakscope: {name} (pid {child}) exited with no agent; {_NO_AGENT_HINT}")
             return _exit_code(status)
-        if not heard and not warned and time.monotonic() > deadline:
+        if not heard and not warned and now > deadline:
             warned = heard = True
             say(f"leakscope: no agent in pid {child} after {agent_wait_s:g} s; {_NO_AGENT_HINT}")
