@@ -44,7 +44,20 @@ from leakscope.target import registry as trackref
 log = logging.getLogger("leakscope.agent")
 
 EXPOSED = frozenset(
-    {"hello", "prefs", "oldest", "all", "heap", "memory", "history", "sites", "ping"}
+    {
+        "hello",
+        "prefs",
+        "oldest",
+        "all",
+        "heap",
+        "memory",
+        "history",
+        "sites",
+        "ping",
+        "dump_start",
+        "dump_next",
+        "dump_stop",
+    }
 )
 
 #: Seconds a heavy walk waits for another one to finish before answering "busy".
@@ -136,6 +149,16 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
 
     def __init__(self, agent: Any = None) -> None:
         self._agent = agent
+        self._dump: _DumpSession | None = None
+
+    def on_disconnect(self, conn: Any) -> None:
+        """The client is gone: a dump it left half-read is dropped (lock and memory)."""
+        self._end_dump()
+
+    def _end_dump(self) -> None:
+        session, self._dump = self._dump, None
+        if session is not None:
+            session.end()
 
     def _rpyc_getattr(self, name: str) -> Any:
         bare = name[len("exposed_") :] if name.startswith("exposed_") else name
@@ -336,6 +359,53 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         return out
 
     @_exposed
+    def exposed_dump_start(
+        self, max_objects: object = 10_000_000, value_chars: object = 64
+    ) -> dict:
+        """Start streaming the object graph (see `leakscope.target.census.graph`)."""
+        cap = wire.want_int(max_objects, "--max-objects", low=1, high=10**10)
+        chars = wire.want_int(value_chars, "value_chars", low=0, high=1024)
+        self._end_dump()
+        from leakscope.target.census.graph import GraphDump
+
+        walk = self._walk("heap dump")
+        walk.__enter__()
+        try:
+            dump = GraphDump(cap, chars)
+        except BaseException:
+            walk.__exit__(None, None, None)
+            raise
+        self._dump = _DumpSession(dump, walk)
+        return {"cursor": self._dump.cursor, "pid": os.getpid(), **dump.start()}
+
+    @_exposed
+    def exposed_dump_next(self, cursor: object) -> dict[str, Any]:
+        """The next chunk of the dump started with ``dump_start`` on this connection."""
+        token = wire.want_int(cursor, "cursor", low=0, high=2**62)
+        session = self._dump
+        if session is None or session.cursor != token:
+            raise Refused("bad-argument", "no dump in progress with that cursor")
+        if session.idle():
+            self._end_dump()
+            raise Refused("unavailable", "the dump waited too long for its client and was dropped")
+        try:
+            chunk = session.dump.next_chunk()
+        except BaseException:
+            self._end_dump()
+            raise
+        if chunk["done"]:
+            self._end_dump()
+        return chunk
+
+    @_exposed
+    def exposed_dump_stop(self, cursor: object = None) -> dict[str, Any]:
+        """Drop the dump in progress (the client no longer wants it)."""
+        if cursor is not None:
+            wire.want_int(cursor, "cursor", low=0, high=2**62)
+        self._end_dump()
+        return {"stopped": True}
+
+    @_exposed
     def exposed_sites(self, on: object = None) -> dict[str, Any]:
         if on is not None:
             trackref.set_track_sites(wire.want_bool(on, "on"))
@@ -386,6 +456,39 @@ class _OneWalk:
                 self.agent.own_bytes += max(0, after - self.rss_before)
         finally:
             self.lock.release()
+
+
+class _DumpSession:
+    """A dump suspended between calls: its walk, and the heavy-walk slot it holds.
+
+    Dropped (`end`) when the dump is done, when the client stops it or disconnects (the
+    agent closes idle connections after its idle timeout), or at the next call after
+    `leakscope.target.census.graph.IDLE_S` seconds without one.
+    """
+
+    _next_cursor = 1
+
+    def __init__(self, dump: Any, walk: _OneWalk) -> None:
+        self.dump = dump
+        self.walk = walk
+        self.cursor = _DumpSession._next_cursor
+        _DumpSession._next_cursor += 1
+        self._ended = False
+
+    def idle(self) -> bool:
+        from leakscope.target.census.graph import IDLE_S
+
+        return time.monotonic() - self.dump.touched > IDLE_S
+
+    def end(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        try:
+            self.dump.close()
+        finally:
+            self.dump = None
+            self.walk.__exit__(None, None, None)
 
 
 def _history_name(hist: Any, name: str) -> str:

@@ -1,0 +1,685 @@
+"""The object graph, streamed out in packed chunks: what a heap dump, retained sizes and leak
+suspects are computed from (in the client, never here).
+
+Every object the census counts becomes a node: its id, its type, its shallow size (as
+`sizes.Sizer` gives it) and its edges, one per reference it holds, each with a compact label.
+Strings, bytes, ints and floats also carry a bounded value (their first ``value_chars``
+characters), so that a dict value's label can show its key and a row can show a short repr.
+The walk is the census's (`walk`): a snapshot of ``gc.get_objects()`` taken before anything
+else, then the untracked objects reached through referents, deduplicated with the census's
+reference-count trick. Dict keys are followed too (``gc.get_referents`` of a dict with string
+keys shows only its values), so a dump also holds the unique keys a census may not count.
+
+Edge labels are 32-bit numbers, ``kind << 29 | argument``:
+
+========  =============================================================================
+kind      meaning (argument)
+========  =============================================================================
+NAME 0    a label string from the dump's label table (``.attr``, ``.__dict__``, ``.?``...)
+INDEX 1   an item of a list, tuple or deque (its position)
+KEY 2     a dict key
+VALUE 3   a dict value: its key is the target of the edge just before (a KEY edge)
+MEMBER 4  a member of a set or frozenset
+========  =============================================================================
+
+Roots (the one definition `retained`, `leaks` and offline ``--why`` use; see also
+`leakscope.target.census.path` for the live path search, which tries them in the same order):
+
+1. module namespaces: the ``__dict__`` of every module in ``sys.modules`` (``module NAME``);
+2. the stacks of the other threads (not leakscope's own): one pseudo-node per frame
+   (``thread stack T frame f() line N``) whose edges are its local variables (``local x``).
+   On 3.11/3.12 reading a frame's locals refreshes its ``f_locals`` dict, as debuggers do;
+3. what no object of the graph refers to, and cycles that nothing outside them refers to:
+   objects held by C code (an extension's static, the interpreter's own state) or garbage
+   waiting for the cyclic collector. The client finds these once the graph is complete.
+
+A chunk is one ``bytes`` payload (zlib level 1, which runs without the GIL), in the target's
+byte order, of these arrays back to back (counts are in the chunk's answer)::
+
+    node ids      int64  x nodes      node types   int32 x nodes
+    node sizes    int64  x nodes      edge counts  int32 x nodes
+    edge targets  int64  x edges      (ids: the client maps them to nodes)
+    edge labels   uint32 x edges
+    valued nodes  int32  x values     (position of the node in this chunk)
+    value lengths int32  x values     value bytes  (UTF-8, surrogates passed through)
+
+Memory: the target never holds a Python object per edge beyond the chunk being packed. What
+the dump adds while it runs is the census's own (8 bytes per GC-tracked object for the
+snapshot list, ~60 bytes per untracked object met more than once, the queue of untracked
+containers) plus one chunk (`CHUNK_BYTES`, ~1 MiB packed) and, transiently, ~24 bytes per item
+of the largest container being packed. Between two calls the walk is suspended; the service
+drops it when the client says so, when the connection closes, or after `IDLE_S` without a
+call.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import gc
+import sys
+import time
+import types
+import zlib
+from array import array
+from collections import deque
+from collections.abc import Iterator
+from itertools import chain, repeat
+from operator import getitem, is_, mul
+from typing import Any
+
+from leakscope.target import Refused
+from leakscope.target.census.kinds import type_kind
+from leakscope.target.census.labels import Labeller
+from leakscope.target.census.sizes import Sizer
+from leakscope.target.census.walk import (
+    _HIDDEN_DICT_OFFSET,
+    _LOCALS_OFFSETS,
+    CHUNK,
+    CODE_FIELDS,
+    Pacer,
+    _hidden_dicts,
+    _sort_found,
+)
+
+NAME, INDEX, KEY, VALUE, MEMBER = 0, 1, 2, 3, 4
+SHIFT = 29
+ARG_MASK = (1 << SHIFT) - 1
+#: Packed bytes (before compression) a chunk aims at.
+CHUNK_BYTES = 1 << 20
+#: Seconds a suspended dump waits for its next call before the service drops it.
+IDLE_S = 120.0
+#: Most distinct label strings; attribute names beyond it are labelled ``.?``.
+MAX_LABELS = 1 << 18
+#: Most frames per thread, and locals per frame, taken as roots.
+MAX_FRAMES = 256
+MAX_LOCALS = 512
+#: Containers longer than this are copied in slices (bounds the transient memory).
+BIG_CONTAINER = 1 << 16
+
+_HAVE_GC = 1 << 14
+_FLAGS = type.__dict__["__flags__"]
+_MANAGED_DICT = 1 << 4
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
+_LEAF, _SEQUENCE, _DICT, _SET, _CODE, _INSTANCE, _OTHER = range(7)
+_GETATTR = object.__getattribute__
+_HEAPTYPE = 1 << 9
+_CONTAINER_BASES = (dict, list, tuple, set, frozenset, deque, type, BaseException)
+_VALUE_TYPES = (str, bytes, int, float)
+_CODE_LABELS = tuple("." + name for name in CODE_FIELDS)
+_BIG_INT = 1 << 256
+_TEMPLATE_ITEMS = 4096
+_INDEX_TEMPLATE = array("I", range(INDEX << SHIFT, (INDEX << SHIFT) + _TEMPLATE_ITEMS)).tobytes()
+_SEQUENCE_BASES = (list, tuple, deque)
+_SEQUENCE_ITER: dict[type, Any] = {
+    list: list.__iter__,
+    tuple: tuple.__iter__,
+    deque: deque.__iter__,
+}
+
+
+def _keep_all(_obj: object) -> bool:
+    return True
+
+
+class _Out:
+    """The arrays of the chunk being packed."""
+
+    def __init__(self) -> None:
+        self.ids = array("q")
+        self.types = array("i")
+        self.sizes = array("q")
+        self.counts = array("i")
+        self.targets = array("q")
+        self.labels = array("I")
+        self.valued = array("i")
+        self.lengths = array("i")
+        self.blob = bytearray()
+
+    def packed_size(self) -> int:
+        return 24 * len(self.ids) + 12 * len(self.targets) + 8 * len(self.valued) + len(self.blob)
+
+    def payload(self) -> bytes:
+        parts = (
+            self.ids,
+            self.types,
+            self.sizes,
+            self.counts,
+            self.targets,
+            self.labels,
+            self.valued,
+            self.lengths,
+        )
+        return b"".join([*(part.tobytes() for part in parts), bytes(self.blob)])
+
+
+class GraphDump:
+    """One streamed dump: `start` facts, then `next_chunk` until ``done``."""
+
+    def __init__(self, max_objects: int, value_chars: int = 64) -> None:
+        started = time.perf_counter()
+        # The snapshot comes before anything the dump creates: its own objects stay out.
+        tracked = gc.get_objects()
+        if len(tracked) > max_objects:
+            count = len(tracked)
+            del tracked
+            raise Refused(
+                "unavailable",
+                f"the heap has more than {max_objects:,} objects (the GC alone tracks "
+                f"{count:,}); give a larger --max-objects to dump it",
+            )
+        self.max_objects = max_objects
+        self.value_chars = value_chars
+        self.pacer = Pacer(started=started)
+        self.sizer = Sizer()
+        self.labeller = Labeller(tick=self.pacer.tick)
+        self.tracked_count = len(tracked)
+        self.count = 0
+        self.edges = 0
+        self.seq = 0
+        self.done = False
+        self.touched = time.monotonic()
+        self._type_ids: dict[type, int] = {}
+        self._new_types: list[list[Any]] = []
+        self._label_ids: dict[str, int] = {}
+        self._new_labels: list[list[Any]] = []
+        self._roles: dict[type, int] = {}
+        self._plans: dict[tuple[type, int], tuple[tuple[str, ...], tuple[int, ...], array]] = {}
+        self._out = _Out()
+        self.roots, extra = _roots()
+        self._gen: Iterator[None] | None = self._walk(tracked, extra)
+        del tracked, extra
+
+    # -- the answers -------------------------------------------------------------------
+
+    def start(self) -> dict[str, Any]:
+        """What the client needs before the chunks: roots, byte order, limits."""
+        return {
+            "byteorder": sys.byteorder,
+            "tracked": self.tracked_count,
+            "max_objects": self.max_objects,
+            "value_chars": self.value_chars,
+            "label_shift": SHIFT,
+            "roots": self.roots,
+        }
+
+    def next_chunk(self) -> dict[str, Any]:
+        """Walk on until a chunk is full (or the heap is done); the chunk as plain data."""
+        self.touched = time.monotonic()
+        gen = self._gen
+        if gen is None:
+            raise Refused("bad-argument", "the dump is over")
+        out = self._out
+        for _ in gen:
+            if out.packed_size() >= CHUNK_BYTES:
+                break
+        else:
+            self.done = True
+            self._gen = None
+        return self._flush()
+
+    def close(self) -> None:
+        """Drop the walk and everything it holds."""
+        gen, self._gen = self._gen, None
+        if gen is not None:
+            gen.close()
+        self._out = _Out()
+        self._type_ids.clear()
+
+    def _flush(self) -> dict[str, Any]:
+        out, self._out = self._out, _Out()
+        payload = out.payload()
+        # zlib drops the GIL while it compresses: the host's threads run meanwhile.
+        packed = zlib.compress(payload, 1)
+        answer: dict[str, Any] = {
+            "seq": self.seq,
+            "nodes": len(out.ids),
+            "edges": len(out.targets),
+            "values": len(out.valued),
+            "value_bytes": len(out.blob),
+            "raw_bytes": len(payload),
+            "crc32": zlib.crc32(packed),
+            "data": base64.b64encode(packed).decode("ascii"),
+            "types": self._new_types,
+            "labels": self._new_labels,
+            "done": self.done,
+        }
+        self._new_types, self._new_labels = [], []
+        self.seq += 1
+        if self.done:
+            elapsed, pause = self.pacer.finish()
+            answer["summary"] = {
+                "count": self.count,
+                "edges": self.edges,
+                "elapsed_s": round(elapsed, 6),
+                "max_pause_s": round(pause, 6),
+            }
+        return answer
+
+    # -- tables --------------------------------------------------------------------------
+
+    def _type_id(self, cls: type) -> int:
+        found = self._type_ids.get(cls)
+        if found is None:
+            found = self._type_ids[cls] = len(self._type_ids)
+            self._new_types.append([found, type_kind(cls)])
+        return found
+
+    def _label(self, text: str) -> int:
+        found = self._label_ids.get(text)
+        if found is None:
+            if len(self._label_ids) >= MAX_LABELS:
+                text = ".?"
+                found = self._label_ids.get(text)
+                if found is not None:
+                    return found
+            found = self._label_ids[text] = len(self._label_ids)
+            self._new_labels.append([found, text])
+        return found
+
+    def _role(self, cls: type) -> int:
+        role = self._roles.get(cls)
+        if role is None:
+            if cls is list or cls is tuple:
+                role = _SEQUENCE
+            elif cls is dict:
+                role = _DICT
+            elif cls is set or cls is frozenset:
+                role = _SET
+            elif cls is types.CodeType:
+                role = _CODE
+            elif _FLAGS.__get__(cls) & _HAVE_GC:
+                role = _INSTANCE if _plain_class(cls) else _OTHER
+            else:
+                role = _LEAF
+            self._roles[cls] = role
+        return role
+
+    # -- the walk ------------------------------------------------------------------------
+
+    def _walk(self, tracked: list, extra: list) -> Iterator[None]:
+        """Pack every object once; yields between batches (the caller flushes full chunks)."""
+        seen_ids: set[int] = set()
+        pacer = self.pacer
+        containers: list = []
+        # The locals of other threads' frames: roots, and maybe reached from nowhere else.
+        found = _sort_found(extra, seen_ids, pacer)
+        del extra
+        self._emit_found(found, containers)
+        del found
+        for start in range(0, len(tracked), CHUNK):
+            batch: dict[type, list] = {}
+            for obj in tracked[start : start + CHUNK]:
+                cls = type(obj)
+                group = batch.get(cls)
+                if group is None:
+                    batch[cls] = [obj]
+                else:
+                    group.append(obj)
+            flat: list = []
+            self._pack(batch, flat)
+            del batch
+            found = _sort_found(flat, seen_ids, pacer)
+            del flat
+            self._emit_found(found, containers)
+            del found
+            pacer.tick()
+            yield
+        del tracked[:]
+        while containers:
+            chunk = containers[-CHUNK:]
+            del containers[-CHUNK:]
+            batch = {}
+            for obj in chunk:
+                cls = type(obj)
+                group = batch.get(cls)
+                if group is None:
+                    batch[cls] = [obj]
+                else:
+                    group.append(obj)
+            del chunk
+            flat = []
+            self._pack(batch, flat)
+            del batch
+            found = _sort_found(flat, seen_ids, pacer)
+            del flat
+            self._emit_found(found, containers)
+            del found
+            pacer.tick()
+            yield
+
+    def _emit_found(self, found: dict[type, list], containers: list) -> None:
+        """Leaves are packed now; containers (and code) wait in the queue for their edges."""
+        leaves: dict[type, list] = {}
+        for cls, objects in found.items():
+            if self._role(cls) == _LEAF:
+                leaves[cls] = objects
+            else:
+                containers.extend(objects)
+        if leaves:
+            self._pack(leaves, [])
+
+    def _count(self, added: int) -> None:
+        self.count += added
+        if self.count > self.max_objects:
+            raise Refused(
+                "unavailable",
+                f"the heap has more than {self.max_objects:,} objects; give a larger "
+                "--max-objects to dump it (nothing was kept of this one)",
+            )
+
+    def _pack(self, batch: dict[type, list], flat: list) -> None:
+        out = self._out
+        tick = self.pacer.tick
+        for cls, objects in batch.items():
+            n = len(objects)
+            self._count(n)
+            out.ids.extend(map(id, objects))
+            out.types.extend(array("i", [self._type_id(cls)]) * n)
+            sizes = self.sizer.each(cls, objects)
+            if sizes.count(sizes[0]) == n:  # one size for all (a C loop): no conversion each
+                out.sizes.extend(array("q", sizes[:1]) * n)
+            else:
+                out.sizes.extend(sizes)
+            del sizes
+            role = self._role(cls)
+            if role == _LEAF:
+                out.counts.extend(array("i", [0]) * n)
+                if cls in _VALUE_TYPES and self.value_chars:
+                    self._values(cls, objects, len(out.ids) - n)
+            elif role in (_SEQUENCE, _DICT, _SET):
+                for part in _by_items(objects):
+                    if role == _SEQUENCE:
+                        self._sequences(cls, part, flat)
+                    elif role == _DICT:
+                        self._dicts(part, flat)
+                    else:
+                        self._sets(part, flat)
+                    tick()
+            elif role == _CODE:
+                for code in objects:
+                    self._code(code, flat)
+            elif role == _INSTANCE:
+                self._instances(objects, cls, flat)
+            else:
+                for at, obj in enumerate(objects):
+                    self._other(obj, cls, flat)
+                    if at & 255 == 255:
+                        tick()
+            tick()
+
+    def _values(self, cls: type, objects: list, first: int) -> None:
+        out = self._out
+        limit = self.value_chars
+        if cls is str:
+            texts = [s[:limit].encode("utf-8", "surrogatepass") for s in objects]
+        elif cls is bytes:
+            texts = [b[:limit] for b in objects]
+        elif cls is int:
+            texts = [
+                (repr(i) if -_BIG_INT < i < _BIG_INT else f"<{i.bit_length()}-bit int>").encode()
+                for i in objects
+            ]
+        else:
+            texts = [repr(f).encode() for f in objects]
+        out.valued.extend(range(first, first + len(objects)))
+        out.lengths.extend(map(len, texts))
+        out.blob += b"".join(texts)
+
+    def _sequences(self, cls: type, objects: list, flat: list) -> None:
+        out = self._out
+        if cls is list:
+            if max(map(len, objects)) <= BIG_CONTAINER:
+                # One C call copies every list: no other thread can change one half-way.
+                copies = list(map(list, objects))
+            else:
+                copies = [o[:] if len(o) <= BIG_CONTAINER else _big_list(o) for o in objects]
+        else:
+            copies = objects
+        lengths = list(map(len, copies))
+        out.counts.extend(lengths)
+        labels = out.labels
+        if max(lengths, default=0) <= _TEMPLATE_ITEMS:
+            # Slices of one template: C loops only.
+            labels.frombytes(
+                b"".join(
+                    map(getitem, repeat(_INDEX_TEMPLATE), map(slice, map(mul, lengths, repeat(4))))
+                )
+            )
+        else:
+            base = INDEX << SHIFT
+            for length in lengths:
+                labels.extend(range(base, base + min(length, ARG_MASK)))
+                if length > ARG_MASK:  # past 2**29 items the position is not kept
+                    labels.extend(repeat(base | ARG_MASK, length - ARG_MASK))
+        start = len(flat)
+        flat.extend(chain.from_iterable(copies))
+        del copies
+        out.targets.extend(map(id, flat[start:]))
+        self.edges += len(flat) - start
+
+    def _dicts(self, objects: list, flat: list) -> None:
+        out = self._out
+        # key, value, key, value... per dict, all copied in one C call.
+        copies = list(map(list, map(chain.from_iterable, map(dict.items, objects))))
+        lengths = list(map(len, copies))
+        out.counts.extend(lengths)
+        total = sum(lengths) // 2
+        out.labels.extend(array("I", [KEY << SHIFT, VALUE << SHIFT]) * total)
+        start = len(flat)
+        flat.extend(chain.from_iterable(copies))
+        del copies
+        out.targets.extend(map(id, flat[start:]))
+        self.edges += len(flat) - start
+
+    def _sets(self, objects: list, flat: list) -> None:
+        out = self._out
+        copies = list(map(list, objects))
+        lengths = list(map(len, copies))
+        out.counts.extend(lengths)
+        out.labels.extend(array("I", [MEMBER << SHIFT]) * sum(lengths))
+        start = len(flat)
+        flat.extend(chain.from_iterable(copies))
+        del copies
+        out.targets.extend(map(id, flat[start:]))
+        self.edges += len(flat) - start
+
+    def _code(self, code: Any, flat: list) -> None:
+        edges: list[tuple[int, object]] = []
+        for label, name in zip(_CODE_LABELS, CODE_FIELDS, strict=True):
+            value = getattr(code, name, None)
+            if value is not None:
+                edges.append((self._label(label), value))
+        if _LOCALS_OFFSETS is not None:
+            import ctypes
+
+            slot = ctypes.py_object.from_address
+            names = (".co_localsplusnames", ".co_localspluskinds")
+            for label, offset in zip(names, _LOCALS_OFFSETS, strict=True):
+                with contextlib.suppress(ValueError):  # a NULL slot
+                    edges.append((self._label(label), slot(id(code) + 8 * offset).value))
+        self._put(edges, flat)
+        del edges
+
+    def _instances(self, objects: list, cls: type, flat: list) -> None:
+        """Instances of a plain class: labelled by a plan learnt once per shape (fast path)."""
+        out = self._out
+        get_referents = gc.get_referents
+        plans = self._plans
+        hidden = _HIDDEN_DICT_OFFSET is not None and _FLAGS.__get__(cls) & _MANAGED_DICT
+        tick = self.pacer.tick
+        for at, obj in enumerate(objects):
+            if at & 1023 == 1023:
+                tick()
+            refs = get_referents(obj)
+            if hidden:
+                refs.extend(_hidden_dicts({cls: [obj]}))
+            plan = plans.get((cls, len(refs)))
+            if plan is not None:
+                names, positions, codes = plan
+                try:
+                    # object.__getattribute__: inline values in place, no __getattr__, and
+                    # only names that are not on the class (`labels` chose them).
+                    values = list(map(_GETATTR, repeat(obj, len(names)), names))
+                except Exception:
+                    values = None
+                if values is not None and all(map(is_, values, map(refs.__getitem__, positions))):
+                    out.counts.append(len(refs))
+                    out.labels.extend(codes)
+                    out.targets.extend(map(id, refs))
+                    flat.extend(refs)
+                    self.edges += len(refs)
+                    continue
+            self._learn(obj, cls, refs, flat)
+
+    def _learn(self, obj: Any, cls: type, refs: list, flat: list) -> None:
+        try:
+            named = self.labeller.edges(obj, _keep_all, exact=True)
+        except Exception:
+            named = []
+        label_of: dict[int, str] = {}
+        for text, referent in named:
+            label_of.setdefault(id(referent), text)
+        if _HIDDEN_DICT_OFFSET is not None:
+            for referent in refs:
+                if id(referent) not in label_of and type(referent) is dict:
+                    label_of[id(referent)] = ".__dict__"
+        texts = [label_of.get(id(r), ".?") for r in refs]
+        del named, label_of
+        names: list[str] = []
+        positions: list[int] = []
+        for position, text in enumerate(texts):
+            if text.startswith(".") and text[1:].isidentifier() and not text.startswith(".__"):
+                names.append(text[1:])
+                positions.append(position)
+        codes = array("I", map(self._label, texts))
+        if len(self._plans) < 4096:
+            self._plans[(cls, len(refs))] = (tuple(names), tuple(positions), codes)
+        out = self._out
+        out.counts.append(len(refs))
+        out.labels.extend(codes)
+        out.targets.extend(map(id, refs))
+        flat.extend(refs)
+        self.edges += len(refs)
+
+    def _other(self, obj: Any, cls: type, flat: list) -> None:
+        """Any other GC object: content of container subclasses, then labelled referents."""
+        edges: list[tuple[int, object]] = []
+        content: list = []
+        try:
+            # The builtin base's own iteration: a subclass's __iter__ (user code) never runs.
+            if issubclass(cls, dict):
+                content = list(chain.from_iterable(dict.items(obj)))
+                pairs = array("I", [KEY << SHIFT, VALUE << SHIFT]) * (len(content) // 2)
+                edges.extend(zip(pairs, content, strict=True))
+            elif issubclass(cls, (list, tuple, deque)):
+                base_iter = _SEQUENCE_ITER[next(b for b in _SEQUENCE_BASES if issubclass(cls, b))]
+                content = list(base_iter(obj))
+                start = INDEX << SHIFT
+                positions = range(start, start + min(len(content), ARG_MASK))
+                edges.extend(zip(positions, content, strict=False))
+            elif issubclass(cls, (set, frozenset)):
+                members = set.__iter__(obj) if issubclass(cls, set) else frozenset.__iter__(obj)
+                content = list(members)
+                edges.extend(zip(repeat(MEMBER << SHIFT), content))
+        except Exception:  # changed under us (another thread): label what is left by name
+            edges, content = [], []
+        if content:
+            ids = set(map(id, content))
+            keep = lambda r: id(r) not in ids  # noqa: E731
+        else:
+            keep = _keep_all
+        try:
+            named = self.labeller.edges(obj, keep, exact=True)
+        except Exception:
+            named = [(".?", r) for r in gc.get_referents(obj) if keep(r)]
+        label = self._label
+        edges.extend((label(text), referent) for text, referent in named)
+        if _HIDDEN_DICT_OFFSET is not None and _FLAGS.__get__(cls) & _MANAGED_DICT:
+            edges.extend((label(".__dict__"), d) for d in _hidden_dicts({cls: [obj]}))
+        del named, content
+        self._put(edges, flat)
+
+    def _put(self, edges: list[tuple[int, object]], flat: list) -> None:
+        out = self._out
+        out.counts.append(len(edges))
+        if edges:
+            codes, referents = zip(*edges, strict=True)
+            out.labels.extend(codes)
+            out.targets.extend(map(id, referents))
+            flat.extend(referents)
+        self.edges += len(edges)
+
+
+def _plain_class(cls: type) -> bool:
+    """A class written in Python whose instances hold attributes only (no container base)."""
+    return bool(_FLAGS.__get__(cls) & _HEAPTYPE) and not issubclass(cls, _CONTAINER_BASES)
+
+
+def _by_items(containers: list, most: int = BIG_CONTAINER) -> Iterator[list]:
+    """The containers in runs of about ``most`` items in all (a long one alone)."""
+    lengths = list(map(len, containers))
+    if sum(lengths) <= most:
+        yield containers
+        return
+    start = total = 0
+    for end, length in enumerate(lengths):
+        if total and total + length > most:
+            yield containers[start:end]
+            start, total = end, 0
+        total += length
+    yield containers[start:]
+
+
+def _big_list(items: list) -> list:
+    """A copy of a long list, in slices, so no one step holds the GIL for long."""
+    copy: list = []
+    for start in range(0, len(items), BIG_CONTAINER):
+        copy.extend(items[start : start + BIG_CONTAINER])
+        time.sleep(0)
+    return copy
+
+
+def _roots() -> tuple[dict[str, Any], list]:
+    """Module namespaces and other threads' frames, as plain data; and the local values."""
+    modules: list[list[Any]] = []
+    seen: set[int] = set()
+    for name, module in list(sys.modules.items()):
+        if not isinstance(module, types.ModuleType):
+            continue
+        try:
+            space = _MODULE_DICT.__get__(module)
+        except Exception:
+            continue
+        if id(space) not in seen:
+            seen.add(id(space))
+            modules.append([str(name), id(space)])
+    threads: list[dict[str, Any]] = []
+    values: list = []
+    names: dict[int, str] = {}
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        for thread in threading.enumerate():
+            if thread.ident is not None:
+                names[thread.ident] = thread.name
+    import _thread
+
+    me = _thread.get_ident()
+    for ident, top in sys._current_frames().items():
+        name = names.get(ident, f"thread {ident}")
+        if ident == me or name.startswith("leakscope"):
+            continue
+        frame: types.FrameType | None = top
+        depth = 0
+        while frame is not None and depth < MAX_FRAMES:
+            code = frame.f_code
+            where = f"thread stack {name} frame {code.co_name}() line {frame.f_lineno}"
+            try:
+                local_items = list(frame.f_locals.items())[:MAX_LOCALS]
+            except Exception:
+                local_items = []
+            threads.append({"root": where, "locals": [[str(k), id(v)] for k, v in local_items]})
+            values.extend(v for _, v in local_items)
+            frame = frame.f_back
+            depth += 1
+    return {"modules": modules, "threads": threads}, values
