@@ -6,46 +6,7 @@ docstring says what it costs and why)::
     from leakscope.trackref import object_ref, track, prefs, get_oldest, iter_all
 """
 
-from leakscope.target.registry import (
-    TRACKING,
-    ClassStat,
-    all_class_names,
-    class_stats,
-    find_classes,
-    format_live_refs,
-    get_oldest,
-    iter_all,
-    iter_objects,
-    live_refs,
-    object_ref,
-    owner,
-    prefs,
-    print_live_refs,
-    scrapy_class_stats,
-    set_track_sites,
-    track,
-    track_sites,
-    untrack,
-)
+from leakscope.target import registry as _registry
+from leakscope.target.registry import *  # noqa: F403  (the registry's __all__, re-exported)
 
-__all__ = [
-    "TRACKING",
-    "ClassStat",
-    "all_class_names",
-    "class_stats",
-    "find_classes",
-    "format_live_refs",
-    "get_oldest",
-    "iter_all",
-    "iter_objects",
-    "live_refs",
-    "object_ref",
-    "owner",
-    "prefs",
-    "print_live_refs",
-    "scrapy_class_stats",
-    "set_track_sites",
-    "track",
-    "track_sites",
-    "untrack",
-]
+__all__ = _registry.__all__

@@ -145,6 +145,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "attach": ("attach", "attach"),
     "detach": ("attach", "detach"),
     "demo": ("demo", "demo"),
+    "dump": ("dumps", "dump"),
+    "retained": ("dumps", "retained"),
+    "leaks": ("dumps", "leaks"),
+    "track": ("track", "track"),
+    "untrack": ("track", "untrack"),
     "_call": ("remote_call", "remote_call"),
 }
 

@@ -9,8 +9,8 @@ import click
 from leakscope.cli.options import (
     Seconds,
     connector,
-    finish_many,
     many_target_options,
+    show_many,
     single_pid,
 )
 from leakscope.client.api import Client
@@ -155,13 +155,4 @@ def _diff_many(
     time.sleep(interval)
     second = ask_each(list(first.answers), connect, lambda c: snapfiles.take(c, heap, collect))
     merged = merge_diffs(first, second, interval)
-    if as_json:
-        from leakscope.render.json import emit
-
-        emit(merged.to_json())
-    else:
-        from leakscope.render.multi import multi_diff_table
-        from leakscope.render.tables import print_table
-
-        print_table(multi_diff_table(merged, limit))
-    finish_many(merged.gone)
+    show_many(merged, as_json, limit)

@@ -9,8 +9,8 @@ from leakscope.cli.options import (
     class_name,
     collect_option,
     connector,
-    finish_many,
     many_target_options,
+    show_many,
     single_pid,
 )
 from leakscope.client.api import Client
@@ -136,16 +136,7 @@ def heap(
             ),
         )
         merged = merge_heap(wanted, result, limit)
-        if as_json:
-            from leakscope.render.json import emit
-
-            emit(merged.to_json())
-        else:
-            from leakscope.render.multi import multi_heap_table
-            from leakscope.render.tables import print_table
-
-            print_table(multi_heap_table(merged))
-        finish_many(merged.gone)
+        show_many(merged, as_json)
         return
     assert pid is not True
     with link.connect(pid, timeout) as client:

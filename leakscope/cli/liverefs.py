@@ -10,8 +10,8 @@ from leakscope.cli.options import (
     class_name,
     collect_option,
     connector,
-    finish_many,
     many_target_options,
+    show_many,
     single_pid,
     target_options,
 )
@@ -100,16 +100,7 @@ def prefs(
             lambda c: c.prefs(ignore, group_by, collect),
         )
         merged = merge_prefs(wanted, result, group_by, collect, limit)
-        if as_json:
-            from leakscope.render.json import emit
-
-            emit(merged.to_json())
-        else:
-            from leakscope.render.multi import multi_prefs_table
-            from leakscope.render.tables import print_table
-
-            print_table(multi_prefs_table(merged))
-        finish_many(merged.gone)
+        show_many(merged, as_json)
         return
     assert pid is not True
     if watch is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from leakscope.cli.options import connector, finish_many, many_target_options, single_pid
+from leakscope.cli.options import connector, many_target_options, show_many, single_pid
 
 
 @click.command()
@@ -42,16 +42,7 @@ def memory(
         wanted = link.pids(pids, all_agents)
         result = ask_each(wanted, lambda p: link.connect(p, timeout), lambda c: c.memory())
         merged = merge_memory(wanted, result)
-        if as_json:
-            from leakscope.render.json import emit
-
-            emit(merged.to_json())
-        else:
-            from leakscope.render.multi import multi_memory_table
-            from leakscope.render.tables import print_table
-
-            print_table(multi_memory_table(merged))
-        finish_many(merged.gone)
+        show_many(merged, as_json)
         return
     assert pid is not True
     with link.connect(pid, timeout) as client:

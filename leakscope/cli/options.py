@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from leakscope.client.connector import Connector
 from leakscope.client.errors import ExitCode
+
+if TYPE_CHECKING:
+    from leakscope.client.reports import MultiDiff, MultiHeap, MultiMemory, MultiPrefs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -131,6 +134,23 @@ def class_name(value: str, what: str = "CLASS") -> str:
     if not value.strip():
         raise click.UsageError(f"{what} is empty; give a class name such as HtmlResponse")
     return value
+
+
+def show_many(
+    report: MultiPrefs | MultiHeap | MultiMemory | MultiDiff, as_json: bool, limit: int = 25
+) -> None:
+    """Show a several-process answer (JSON or a table with a column per process), then
+    one stderr line per process that could not answer and exit code 17 if any."""
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(report.to_json())
+    else:
+        from leakscope.render.multi import multi_table
+        from leakscope.render.tables import print_table
+
+        print_table(multi_table(report, limit))
+    finish_many(report.gone)
 
 
 def finish_many(gone: dict[int, str]) -> None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from leakscope import wire
+from leakscope.client.errors import ExitCode, LeakscopeError
 
 
 def _process_environ(pid: int) -> dict[str, str]:
@@ -154,6 +155,16 @@ def user_name(uid: int) -> str:
         return pwd.getpwuid(uid).pw_name
     except (KeyError, ImportError):
         return str(uid)
+
+
+def check_owner(pid: int, uid: int, verb: str) -> None:
+    """Refuse a process of another user (exit code PERMISSION), unless we are root."""
+    me = os.geteuid()
+    if uid != me and me != 0:
+        raise LeakscopeError(
+            ExitCode.PERMISSION,
+            f"process {pid} belongs to user {user_name(uid)}; only that user or root may {verb}",
+        )
 
 
 def candidate_dirs(pid: int | None = None, uid: int | None = None) -> list[Path]:

@@ -76,13 +76,7 @@ def resolve(pid: int | None) -> tuple[int, Path]:
     uid = discovery.process_uid(pid)
     if uid is None or discovery.is_zombie(pid):
         raise _gone_error(pid)
-    me = os.getuid()
-    if uid != me and me != 0:
-        raise LeakscopeError(
-            ExitCode.PERMISSION,
-            f"process {pid} belongs to user {discovery.user_name(uid)}; "
-            "only that user or root may inspect it",
-        )
+    discovery.check_owner(pid, uid, "inspect it")
     try:
         found = discovery.find_socket(pid)
     except wire.UnsafeDirectory as exc:

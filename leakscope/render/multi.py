@@ -98,3 +98,14 @@ def multi_diff_table(report: MultiDiff, limit: int) -> Table:
         )
     table.caption = _gone(report.gone)
     return table
+
+
+def multi_table(report: MultiPrefs | MultiHeap | MultiMemory | MultiDiff, limit: int) -> Table:
+    """The table of any several-process report."""
+    if isinstance(report, MultiPrefs):
+        return multi_prefs_table(report)
+    if isinstance(report, MultiHeap):
+        return multi_heap_table(report)
+    if isinstance(report, MultiMemory):
+        return multi_memory_table(report)
+    return multi_diff_table(report, limit)

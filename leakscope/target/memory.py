@@ -1,21 +1,14 @@
-"""The memory picture of this process, and whether its growth is a leak.
+"""The memory picture of this process: process and allocator figures.
 
-RSS can grow for three different reasons, and each needs a different fix:
-
-* live Python objects pile up (a real leak: look at what grows);
-* Python freed the objects but the allocator keeps the memory ("leaks without
-  leaks"): pymalloc returns a 1 MiB arena to the system only when every block
-  in it is free, so one survivor in fifty small dicts pins the whole arena;
-  glibc keeps freed chunks of larger objects in its heap, and ``malloc_trim(0)``
-  can give their pages back (it cannot help pymalloc's arenas);
-* native code (C extensions, ctypes, numpy buffers) allocates outside Python's
-  object allocators.
+RSS grows because live Python objects pile up, because the allocators keep
+memory Python freed (pymalloc's arenas, glibc's free lists: "leaks without
+leaks"), or because native code allocates outside Python's allocators; the
+figures here are what tells them apart (the reasoning is the client's:
+`leakscope.client.analysis.verdict`).
 
 ``memory_figures()`` gathers the numbers and ``trim()`` asks glibc to return
-free pages. Everything here runs inside the target, returns plain data and
-never raises: a figure that cannot be had is ``None``. Telling the three apart
-(the verdict, and its wording) is the client's work:
-`leakscope.client.analysis.verdict`.
+free pages. Everything here runs inside the target and returns plain data; a
+figure that cannot be had here (no pymalloc, no glibc) is ``None``.
 
 How pymalloc's figures are read: CPython exports ``_PyObject_DebugMallocStats
 (FILE *out)`` (the function behind ``sys._debugmallocstats()``), in 3.11 and

@@ -56,13 +56,7 @@ def inspect_target(pid: int) -> Target:
     uid = discovery.process_uid(pid)
     if uid is None:
         raise LeakscopeError(ExitCode.NO_SUCH_PROCESS, f"no such process: {pid}")
-    me = os.geteuid()
-    if uid != me and me != 0:
-        raise LeakscopeError(
-            ExitCode.PERMISSION,
-            f"process {pid} belongs to user {discovery.user_name(uid)}; "
-            "only that user or root may attach",
-        )
+    discovery.check_owner(pid, uid, "attach")
     debugger = tracer(pid)
     if debugger:
         raise LeakscopeError(

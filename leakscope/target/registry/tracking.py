@@ -265,6 +265,9 @@ def forget_class(cls: type) -> None:
     for key, record in list(registry.items()):
         if record.cls_ref() is cls:
             registry.pop(key, None)
+            # Drop its weak references too: their objects then count as not recorded
+            # (`live_refs[cls][obj] = t` may record them again) and no callback fires.
+            del record.refs[:]
 
 
 def set_track_sites(on: bool) -> None:
