@@ -187,7 +187,7 @@ class LeakscopeCollector:
         try:
             families = self._families()
         except Exception:  # never a 500 and a traceback on the host's stderr
-            log.debug("leakscope metrics: collecting failed", exc_info=True)
+            log.warning("leakscope metrics: collecting failed", exc_info=True)
             families = []
         yield from families
 
