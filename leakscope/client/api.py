@@ -26,6 +26,7 @@ from leakscope.client.reports import (
     ObjectsReport,
     PrefsReport,
     SitesReport,
+    TrackAnswer,
 )
 
 
@@ -156,3 +157,31 @@ class Client:
         """Turn creation sites on or off (None: leave them), and say which they are."""
         report: SitesReport = self._typed(SitesReport.from_json, self.call("sites", on))
         return report
+
+    # -- tracking a class, creation sites (leakscope track / untrack / leaks --sites) -----
+
+    def track(self, cls: str, sites: bool = False) -> TrackAnswer:
+        """Start tracking a class written in Python (ages and, with sites, creation sites)."""
+        answer: TrackAnswer = self._typed(TrackAnswer.from_json, self.call("track", cls, sites))
+        return answer
+
+    def untrack(self, cls: str) -> TrackAnswer:
+        """Stop tracking a class that `track` started tracking."""
+        answer: TrackAnswer = self._typed(TrackAnswer.from_json, self.call("untrack", cls))
+        return answer
+
+    def trace_start(self, seconds: float) -> bool:
+        """Turn tracemalloc on in the target for at most *seconds* (its own deadline);
+        False if the program traces already (it is then left as it is)."""
+        answer = self.call("trace_start", float(seconds))
+        return isinstance(answer, dict) and not answer.get("already", False)
+
+    def trace_stop(self) -> None:
+        """Turn off the tracemalloc session this connection started."""
+        self.call("trace_stop")
+
+    def leak_sites(self, kinds: tuple[str, ...], limit: int = 10) -> dict[str, Any]:
+        """{kind: {"sites": [{"site", "function", "count"}], "source", "traced"}}."""
+        answer = self.call("leak_sites", tuple(kinds), limit)
+        found = answer.get("kinds") if isinstance(answer, dict) else None
+        return found if isinstance(found, dict) else {}

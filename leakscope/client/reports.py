@@ -364,6 +364,9 @@ class ObjectInfo:
     attrs: dict[str, str] = field(default_factory=dict)
     why: RetentionPath | None = None
     collected: bool = False
+    #: False for a class the registry does not track (found through the GC: no ages).
+    tracked: bool = True
+    note: str | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ObjectInfo:
@@ -376,6 +379,8 @@ class ObjectInfo:
             attrs={str(k): str(v) for k, v in _obj(data.get("attrs") or {}, "attrs").items()},
             why=RetentionPath.from_json(_obj(why, "why")) if why is not None else None,
             collected=bool(data.get("collected", False)),
+            tracked=bool(data.get("tracked", True)),
+            note=_opt_str(data.get("note"), "note"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -387,7 +392,10 @@ class ObjectInfo:
             "repr": self.repr,
             "attrs": dict(self.attrs),
             "collected": self.collected,
+            "tracked": self.tracked,
         }
+        if self.note is not None:
+            out["note"] = self.note
         if self.why is not None:
             out["why"] = self.why.to_json()
         return out
@@ -401,6 +409,8 @@ class ObjectsReport:
     total: int
     objects: tuple[ObjectInfo, ...]
     collected: bool = False
+    tracked: bool = True
+    note: str | None = None
 
     @property
     def cls(self) -> str:
@@ -418,16 +428,22 @@ class ObjectsReport:
                 for o in _list(data.get("objects", []), "objects")
             ),
             collected=bool(data.get("collected", False)),
+            tracked=bool(data.get("tracked", True)),
+            note=_opt_str(data.get("note"), "note"),
         )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "class": self.cls,
             "query": self.query,
             "total": self.total,
             "collected": self.collected,
+            "tracked": self.tracked,
             "objects": [o.to_json() for o in self.objects],
         }
+        if self.note is not None:
+            out["note"] = self.note
+        return out
 
 
 # -- the heap ---------------------------------------------------------------------------
@@ -1205,4 +1221,189 @@ class MultiDiff:
             "interval_s": self.interval_s,
             "gone": {str(p): m for p, m in self.gone.items()},
             "rows": [r.to_json() for r in self.rows],
+        }
+
+
+# -- retained sizes and leak suspects (computed in the shell from heap dumps) -----------------
+
+
+@dataclass(frozen=True)
+class RetainedRow:
+    """One object (or, with ``--by-class``, one class) and the memory it keeps alive.
+
+    ``retained_size`` / ``retained_count``: the shallow sizes and number of the objects it
+    dominates (every path from a root to them passes through it), itself included. For a
+    class row (``id`` None): the union over its instances, each object counted once; ``count``
+    is then its number of instances.
+    """
+
+    type: str
+    id: int | None
+    size: int
+    retained_size: int
+    retained_count: int
+    path: RetentionPath | None = None
+    repr: str = ""
+    count: int = 1
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "type": self.type,
+            "id": self.id,
+            "size": self.size,
+            "retained_size": self.retained_size,
+            "retained_count": self.retained_count,
+            "path": self.path.to_json() if self.path is not None else None,
+        }
+        if self.id is None:
+            out["count"] = self.count
+        else:
+            out["repr"] = self.repr
+        return out
+
+
+@dataclass(frozen=True)
+class RetainedReport:
+    """`leakscope retained`: what keeps the most memory alive, at any depth of the dominator
+    tree (``by_class``: summed per class). ``source`` is ``pid N`` or the dump file."""
+
+    pid: int
+    total_count: int
+    total_size: int
+    rows: tuple[RetainedRow, ...]
+    by_class: bool = False
+    source: str = ""
+    dump_s: float | None = None
+    analysis_s: float | None = None
+    max_pause_s: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "total_count": self.total_count,
+            "total_size": self.total_size,
+            "by_class": self.by_class,
+            "source": self.source,
+            "rows": [r.to_json() for r in self.rows],
+        }
+
+
+@dataclass(frozen=True)
+class LeakHolder:
+    """The accumulation point of a suspect: the object that, by the dominator tree, keeps
+    most of its new instances alive (``share`` of them), and its path from a root."""
+
+    type: str
+    id: int
+    path: RetentionPath
+    retained_size: int
+    retained_count: int
+    share: float
+    repr: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "id": self.id,
+            "path": self.path.to_json(),
+            "retained_size": self.retained_size,
+            "retained_count": self.retained_count,
+            "share": self.share,
+            "repr": self.repr,
+        }
+
+
+@dataclass(frozen=True)
+class LeakSite:
+    """Where instances made during the interval (and alive at its end) were created."""
+
+    site: str
+    function: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"site": self.site, "function": self.function, "count": self.count}
+
+
+@dataclass(frozen=True)
+class LeakSuspect:
+    """One growing kind, with what holds its new instances and where they are made."""
+
+    kind: str
+    count_before: int
+    count_after: int
+    size_delta: int
+    retained_size: int
+    holder: LeakHolder | None
+    sites: tuple[LeakSite, ...]
+    finding: str
+    sites_source: str | None = None
+
+    @property
+    def count_delta(self) -> int:
+        return self.count_after - self.count_before
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "count_before": self.count_before,
+            "count_after": self.count_after,
+            "count_delta": self.count_delta,
+            "size_delta": self.size_delta,
+            "retained_size": self.retained_size,
+            "holder": self.holder.to_json() if self.holder is not None else None,
+            "sites": [s.to_json() for s in self.sites],
+            "sites_source": self.sites_source,
+            "finding": self.finding,
+        }
+
+
+@dataclass(frozen=True)
+class LeaksReport:
+    """`leakscope leaks`: what grew over an interval, ranked so that objects only a suspect
+    keeps alive count in its retained size and are not suspects of their own."""
+
+    pid: int
+    interval_s: float
+    suspects: tuple[LeakSuspect, ...]
+    sites_asked: bool = False
+    note: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "interval_s": self.interval_s,
+            "sites_asked": self.sites_asked,
+            "note": self.note,
+            "suspects": [s.to_json() for s in self.suspects],
+        }
+
+
+@dataclass(frozen=True)
+class TrackAnswer:
+    """`leakscope track` / `untrack`: the class and whether it is tracked now."""
+
+    pid: int
+    cls: str
+    tracked: bool
+    already: bool = False
+    sites: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrackAnswer:
+        return cls(
+            pid=_int(data.get("pid", 0), "pid"),
+            cls=_str(_get(data, "class"), "class"),
+            tracked=bool(data.get("tracked", False)),
+            already=bool(data.get("already", False)),
+            sites=bool(data.get("sites", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "pid": self.pid,
+            "class": self.cls,
+            "tracked": self.tracked,
+            "already": self.already,
+            "sites": self.sites,
         }

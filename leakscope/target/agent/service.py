@@ -57,6 +57,11 @@ EXPOSED = frozenset(
         "dump_start",
         "dump_next",
         "dump_stop",
+        "trace_start",
+        "trace_stop",
+        "leak_sites",
+        "track",
+        "untrack",
     }
 )
 
@@ -140,6 +145,54 @@ def _objects_oldest_first(class_name: str) -> list[tuple[object, float]]:
     return merged
 
 
+def _objects_of(class_name: str, most: int) -> tuple[list[tuple[object, float | None]], dict]:
+    """Live objects of a class: tracked ones oldest first, else (any class) through the GC.
+
+    An untracked class has no ages: its objects come in the GC's own order, and the
+    second value says so (``tracked``, ``note``, ``total``) for the answer."""
+    try:
+        return _objects_oldest_first(class_name), {}
+    except Refused as refused:
+        from leakscope.target.census.kinds import resolve_type
+
+        try:
+            cls = resolve_type(class_name)
+        except Refused as exc:
+            if exc.code == "unknown-class":
+                raise refused from None
+            raise
+    found, total = _untracked_objects(cls, most)
+    short = describe.qualified_name(cls)
+    note = (
+        f"{short} is not tracked: its objects have no ages (shown in the GC's order); "
+        f"`leakscope track {short}` records the age (and with --sites the creation site) "
+        "of those made from then on"
+    )
+    return [(obj, None) for obj in found], {"tracked": False, "note": note, "total": total}
+
+
+def _untracked_objects(cls: type, most: int) -> tuple[list[object], int]:
+    """Up to ``most`` live instances of exactly ``cls``, and how many there are."""
+    found: list[object] = []
+    total = 0
+    if vars(type)["__flags__"].__get__(cls) & (1 << 14):
+        for obj in gc.get_objects():
+            if type(obj) is cls:
+                total += 1
+                if len(found) < most:
+                    found.append(obj)
+        return found, total
+    from leakscope.target.census.walk import HeapWalk
+
+    walk = HeapWalk(gc.get_objects())
+    for batch in walk.batches():
+        objects = batch.get(cls)
+        if objects:
+            total += len(objects)
+            found.extend(objects[: max(0, most - len(found))])
+    return found, total
+
+
 def _attr_names(attrs: object) -> tuple[str, ...]:
     return tuple(wire.want_identifier(a, "--attr") for a in wire.want_str_tuple(attrs, "--attr"))
 
@@ -150,10 +203,17 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
     def __init__(self, agent: Any = None) -> None:
         self._agent = agent
         self._dump: _DumpSession | None = None
+        self._trace_token = 0
 
     def on_disconnect(self, conn: Any) -> None:
-        """The client is gone: a dump it left half-read is dropped (lock and memory)."""
+        """The client is gone: a dump it left half-read is dropped (lock and memory), and
+        the tracemalloc session it started stops."""
         self._end_dump()
+        if self._trace_token:
+            from leakscope.target import tracing
+
+            tracing.stop(self._trace_token)
+            self._trace_token = 0
 
     def _end_dump(self) -> None:
         session, self._dump = self._dump, None
@@ -254,15 +314,16 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         names = _attr_names(attrs)
         want_why = wire.want_bool(why, "--why")
         collected = _collect(wire.want_bool(collect, "--collect"))
-        objects = _objects_oldest_first(name)
+        objects, untracked = _objects_of(name, most=1)
         now = time.time()
         if not objects:
-            return {"class": name, "found": False, "collected": collected}
+            return {"class": name, "found": False, "collected": collected, **untracked}
         obj, created = objects[0]
         del objects
         result = describe.describe(obj, created, names, now)
         result["found"] = True
         result["collected"] = collected
+        result.update(untracked)
         if want_why:
             from leakscope.target import census
 
@@ -278,12 +339,18 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         names = _attr_names(attrs)
         most = wire.want_int(limit, "--limit", low=1, high=100_000)
         collected = _collect(wire.want_bool(collect, "--collect"))
-        objects = _objects_oldest_first(name)
-        total = len(objects)
+        objects, untracked = _objects_of(name, most=most)
+        total = untracked.pop("total", len(objects))
         now = time.time()
         described = [describe.describe(o, c, names, now) for o, c in objects[:most]]
         del objects
-        return {"class": name, "total": total, "collected": collected, "objects": described}
+        return {
+            "class": name,
+            "total": total,
+            "collected": collected,
+            "objects": described,
+            **untracked,
+        }
 
     @_exposed
     def exposed_heap(
@@ -406,6 +473,89 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
         return {"stopped": True}
 
     @_exposed
+    def exposed_trace_start(self, seconds: object = 60.0) -> dict[str, Any]:
+        """Turn tracemalloc on until ``seconds`` from now at most (see `tracing`)."""
+        deadline = wire.want_number(seconds, "--interval", low=0.1, high=86_400)
+        from leakscope.target import tracing
+
+        answer = tracing.start(deadline)
+        if answer.get("token"):
+            self._trace_token = int(answer["token"])
+        return answer
+
+    @_exposed
+    def exposed_trace_stop(self) -> dict[str, Any]:
+        """Turn off the tracemalloc session this connection started."""
+        from leakscope.target import tracing
+
+        stopped = tracing.stop(self._trace_token) if self._trace_token else False
+        self._trace_token = 0
+        return {"stopped": stopped}
+
+    @_exposed
+    def exposed_leak_sites(self, kinds: object, limit: object = 10) -> dict[str, Any]:
+        """Creation sites of the live objects of these types: tracemalloc's (objects made
+        while it traced), else the registry's for tracked classes with sites on."""
+        names = wire.want_str_tuple(kinds, "kinds", max_items=64, max_len=256)
+        most = wire.want_int(limit, "--limit", low=1, high=1000)
+        from leakscope.target import tracing
+        from leakscope.target.census.kinds import resolve_type
+
+        out: dict[str, Any] = {}
+        classes: dict[str, type] = {}
+        for kind in names:
+            try:
+                classes[kind] = resolve_type(kind)
+            except Refused:
+                continue
+        with self._walk("site search"):
+            found = tracing.sites(list(classes.values()), most)
+        for kind, cls in classes.items():
+            rows, traced = found.get(cls, ([], 0))
+            source = "tracemalloc" if rows else None
+            if not rows:
+                rows = _registry_sites(cls, most)
+                source = "registry" if rows else None
+            out[kind] = {"sites": rows, "traced": traced, "source": source}
+        return {"pid": os.getpid(), "kinds": out}
+
+    @_exposed
+    def exposed_track(self, class_name: object, sites: object = False) -> dict[str, Any]:
+        """Start tracking a class defined in Python (`leakscope track`)."""
+        name = wire.want_class_name(class_name, "CLASS")
+        with_sites = wire.want_bool(sites, "--sites")
+        cls = _python_class(name)
+        already = trackref.is_tracked_class(cls)
+        if not already:
+            try:
+                trackref.track(cls)
+            except TypeError as exc:
+                raise Refused("bad-argument", str(exc)) from None
+        if with_sites:
+            trackref.set_track_sites(True)
+        return {
+            "pid": os.getpid(),
+            "class": describe.qualified_name(cls),
+            "tracked": trackref.is_tracked_class(cls),
+            "already": already,
+            "sites": trackref.track_sites(),
+        }
+
+    @_exposed
+    def exposed_untrack(self, class_name: object) -> dict[str, Any]:
+        """Stop tracking a class that `leakscope track` (or ``track()``) started tracking."""
+        name = wire.want_class_name(class_name, "CLASS")
+        cls = _python_class(name)
+        if not trackref.untrack(cls):
+            how = (
+                "it subclasses object_ref (tracked by its source)"
+                if trackref.is_tracked_class(cls)
+                else "it is not tracked"
+            )
+            raise Refused("bad-argument", f"cannot untrack {describe.qualified_name(cls)}: {how}")
+        return {"pid": os.getpid(), "class": describe.qualified_name(cls), "tracked": False}
+
+    @_exposed
     def exposed_sites(self, on: object = None) -> dict[str, Any]:
         if on is not None:
             trackref.set_track_sites(wire.want_bool(on, "on"))
@@ -456,6 +606,30 @@ class _OneWalk:
                 self.agent.own_bytes += max(0, after - self.rss_before)
         finally:
             self.lock.release()
+
+
+def _python_class(name: str) -> type:
+    """The class of that name, if it is written in Python (a heap type, not a builtin)."""
+    from leakscope.target.census.kinds import resolve_type
+
+    cls = resolve_type(name)
+    if not vars(type)["__flags__"].__get__(cls) & (1 << 9):  # Py_TPFLAGS_HEAPTYPE
+        raise Refused(
+            "bad-argument",
+            f"{describe.qualified_name(cls)} is a builtin or C type; only classes written "
+            "in Python can be tracked",
+        )
+    return cls
+
+
+def _registry_sites(cls: type, most: int) -> list[dict[str, Any]]:
+    """Creation sites the registry recorded for a tracked class (sites on)."""
+    counts: dict[str, int] = {}
+    for stat in trackref.class_stats(group_by="site"):
+        if stat.cls is cls and stat.group:
+            counts[stat.group] = counts.get(stat.group, 0) + stat.count
+    ranked = sorted(counts.items(), key=lambda item: -item[1])[:most]
+    return [{"site": site, "function": "", "count": count} for site, count in ranked]
 
 
 class _DumpSession:

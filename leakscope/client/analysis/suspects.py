@@ -1,0 +1,217 @@
+"""Leak suspects from two heap dumps: what grew, what holds it, and (given) where it is made.
+
+An object of the second dump is *new* unless the first dump had an object with the same id
+and the same type. New objects are then sorted out along the dominator tree of the second
+dump, so that what only a suspect keeps alive counts in that suspect and is no suspect of
+its own (the leaking class first, not the strings it carries):
+
+* an atom (str, bytes, int, float...) or a plain container (tuple, list, dict, set...) new
+  object is *owned* by its nearest new dominator, whatever its kind;
+* any other new object (an instance of a class, a function...) is owned by its nearest new
+  dominator that is neither an atom nor a plain container: so a class instance wrapped in a
+  new tuple is still a suspect of its own, and the tuple keeps only its own share;
+* new objects owned by none are the *top* new objects (not those only the C-held roots
+  reach, garbage waiting for the collector, nor those no old object but the super-root
+  dominates, nor leakscope's own bookkeeping). A top object's exclusive size is its
+  retained size less that of the top objects inside it; a kind's score is the sum of the
+  exclusive sizes of its top objects. Kinds that grew (count) and score are the suspects,
+  highest score first.
+
+A suspect's *holder* (the accumulation point) is the object that dominates most of its new
+instances among their nearest dominators that existed before (in the first dump): the list
+they are appended to, the dict they are stored in. ``share`` is the fraction of the new
+instances it holds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from leakscope.client.analysis.heapgraph import HeapGraph, require
+from leakscope.client.reports import LeakHolder, LeakSite, LeakSuspect, RetentionPath
+
+ATOMS = frozenset({"str", "bytes", "int", "float", "complex", "bool", "bytearray"})
+CARRIERS = frozenset(
+    {
+        "tuple",
+        "list",
+        "dict",
+        "set",
+        "frozenset",
+        "collections.deque",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+        "types.CellType",
+        "types.MethodType",
+    }
+)
+
+
+def new_objects(before: HeapGraph, after: HeapGraph) -> Any:
+    """A bool per node of ``after``: True unless ``before`` had the same id with the same type."""
+    np, _ = require()
+    found = before.node_of(after.ids)
+    translate = np.full(len(before.type_names), -1, np.int64)
+    index = {name: i for i, name in enumerate(after.type_names)}
+    for i, name in enumerate(before.type_names):
+        translate[i] = index.get(name, -1)
+    same = np.zeros(after.n, bool)
+    hit = found >= 0
+    same[hit] = translate[before.types[found[hit]]] == after.types[hit]
+    return ~same
+
+
+def kind_totals(graph: HeapGraph) -> tuple[dict[str, int], dict[str, int]]:
+    """Count and total shallow size per kind."""
+    np, _ = require()
+    kinds = len(graph.type_names)
+    counts = np.bincount(graph.types, minlength=kinds)
+    sizes = np.bincount(graph.types, weights=graph.sizes, minlength=kinds)
+    names = graph.type_names
+    return (
+        {names[i]: int(counts[i]) for i in range(kinds) if counts[i]},
+        {names[i]: int(sizes[i]) for i in range(kinds) if counts[i]},
+    )
+
+
+def growing_kinds(before: HeapGraph, after: HeapGraph, limit: int = 20) -> list[str]:
+    """Kinds whose count grew, largest growth in bytes first (candidates for sites)."""
+    count_a, size_a = kind_totals(before)
+    count_b, size_b = kind_totals(after)
+    grew = [k for k in count_b if count_b[k] > count_a.get(k, 0)]
+    grew.sort(key=lambda k: -(size_b[k] - size_a.get(k, 0)))
+    return grew[:limit]
+
+
+def suspects(
+    before: HeapGraph,
+    after: HeapGraph,
+    interval_s: float,
+    limit: int = 5,
+    sites: Mapping[str, Mapping[str, Any]] | None = None,
+) -> tuple[LeakSuspect, ...]:
+    """The leak suspects between two dumps of one process, best first (see the module doc)."""
+    np, _ = require()
+    dom = after.dominators
+    n, total = after.n, after.total
+    fresh = np.zeros(total, bool)
+    fresh[:n] = new_objects(before, after)
+    names = after.type_names
+    atom_kind = np.array([name in ATOMS for name in names], bool)
+    carrier_kind = np.array([name in CARRIERS for name in names], bool)
+    plain = np.zeros(total, bool)
+    plain[:n] = atom_kind[after.types] | carrier_kind[after.types]
+    new_any = dom.nearest(fresh)
+    new_owner = dom.nearest(fresh & ~plain)
+    owner = np.where(plain, new_any, new_owner)
+    top = fresh & (owner < 0)
+    # New objects only reachable from the C-held roots are garbage waiting for the
+    # collector (or C's own): no suspects. Nor is leakscope's own bookkeeping.
+    c_root = np.zeros(total, bool)
+    c_root[after.H[2]] = True
+    top &= dom.nearest(c_root) < 0
+    old_holder = dom.nearest(~fresh)
+    top &= (old_holder != after.S) & (old_holder != after.H[2])
+    own = np.array([name.startswith("leakscope.") for name in names], bool)
+    top[:n] &= ~own[after.types]
+    above = dom.nearest(top)
+    inner = np.flatnonzero(top & (above >= 0))
+    retained = dom.retained_size.astype(np.float64)
+    inside = np.zeros(total, np.float64)
+    np.add.at(inside, above[inner], retained[inner])
+    exclusive = retained - inside
+    tops = np.flatnonzero(top[:n])
+    kinds = len(names)
+    score = np.bincount(after.types[tops], weights=exclusive[tops], minlength=kinds)
+    count_a, size_a = kind_totals(before)
+    count_b, size_b = kind_totals(after)
+    ranked = [
+        int(k)
+        for k in np.argsort(-score, kind="stable")
+        if score[k] > 0 and count_b.get(names[k], 0) > count_a.get(names[k], 0)
+    ][:limit]
+    out = []
+    for k in ranked:
+        kind = names[k]
+        members = np.flatnonzero(fresh[:n] & (after.types == k))
+        holder = _holder(after, old_holder[members]) if len(members) else None
+        found = (sites or {}).get(kind) or {}
+        site_rows = tuple(
+            LeakSite(str(r.get("site", "?")), str(r.get("function", "")), int(r.get("count", 0)))
+            for r in found.get("sites") or ()
+        )
+        suspect = LeakSuspect(
+            kind=kind,
+            count_before=count_a.get(kind, 0),
+            count_after=count_b.get(kind, 0),
+            size_delta=size_b.get(kind, 0) - size_a.get(kind, 0),
+            retained_size=int(score[k]),
+            holder=holder,
+            sites=site_rows,
+            finding="",
+            sites_source=found.get("source"),
+        )
+        out.append(_with_finding(suspect, interval_s))
+    return tuple(out)
+
+
+def _holder(graph: HeapGraph, holders: Any) -> LeakHolder | None:
+    np, _ = require()
+    holders = holders[holders >= 0]
+    if not len(holders):
+        return None
+    values, counts = np.unique(holders, return_counts=True)
+    best = int(values[int(np.argmax(counts))])
+    share = float(counts.max()) / float(len(holders))
+    dom = graph.dominators
+    if best >= graph.n:  # a root itself: a thread's frame, or the roots of C-held objects
+        what = graph.frames[best - graph.n] if best < graph.S else "roots"
+        path = RetentionPath(found=best < graph.S, root=what)
+        return LeakHolder(graph.type_of(best), 0, path, 0, 0, round(share, 4), what)
+    return LeakHolder(
+        type=graph.type_of(best),
+        id=int(graph.ids[best]),
+        path=graph.path(best),
+        retained_size=int(dom.retained_size[best]),
+        retained_count=int(dom.retained_count[best]),
+        share=round(share, 4),
+        repr=graph.describe(best),
+    )
+
+
+def path_text(path: RetentionPath) -> str:
+    """A path on one line: ``module app → .audit → .pending``."""
+    if not path.found:
+        return "no path from a root"
+    return " → ".join([path.root or "?", *(edge.label for edge in path.edges)])
+
+
+def _size(n: float) -> str:
+    # The finding is words, made here (renderers format tables, not sentences).
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def _with_finding(suspect: LeakSuspect, interval_s: float) -> LeakSuspect:
+    short = suspect.kind.rsplit(".", 1)[-1]
+    text = (
+        f"{suspect.count_delta:+,} {short} objects in {interval_s:g} s "
+        f"({_size(suspect.retained_size)} kept alive by them)"
+    )
+    holder = suspect.holder
+    if holder is not None:
+        text += (
+            f"; {holder.share:.0%} of the new ones are held by the {holder.type} at "
+            f"{path_text(holder.path)}"
+        )
+    if suspect.sites:
+        first = suspect.sites[0]
+        where = f"{first.function}() at {first.site}" if first.function else first.site
+        text += f"; made in {where}"
+    return replace(suspect, finding=text + ".")
