@@ -205,7 +205,7 @@ def leaks(
       leakscope leaks before.dump after.dump             offline, from two dumps
     """
     from leakscope.client.analysis.heapgraph import HeapGraph, require
-    from leakscope.client.analysis.suspects import growing_kinds, suspects
+    from leakscope.client.analysis.suspects import suspects
     from leakscope.client.reports import LeaksReport
 
     if dumps and len(dumps) != 2:
@@ -234,7 +234,7 @@ def leaks(
                 with _status(as_json, f"waiting {interval:g} s for the leak to grow..."):
                     time.sleep(interval)
                 if sites:
-                    site_data = _sites(client, before, growing_kinds)
+                    site_data = _sites(client)
             finally:
                 if traced:
                     client.trace_stop()
@@ -253,12 +253,7 @@ def leaks(
     print_leaks(report)
 
 
-def _sites(client: Client, before: Any, growing: Any) -> dict[str, Any]:
-    """Creation sites of the kinds that grew since the first dump (a census tells which),
-    asked while tracemalloc still runs."""
-    from leakscope.client.analysis.suspects import kind_totals
-
-    census = client.heap("type", limit=10_000)
-    counts, _ = kind_totals(before)
-    grew = [row.kind for row in census.rows if row.count > counts.get(row.kind, 0)]
-    return client.leak_sites(tuple(grew[:20]))
+def _sites(client: Client) -> dict[str, Any]:
+    """Creation sites of every type with objects made while tracemalloc ran (and still
+    alive), asked before tracing stops."""
+    return client.leak_sites(())

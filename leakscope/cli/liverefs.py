@@ -191,6 +191,8 @@ def oldest(
     from leakscope.render.tables import object_panel, print_table
 
     print_table(object_panel(obj, f"Oldest live {obj.cls}"))
+    if obj.note:  # an untracked class, found through the GC: no ages, and how to get them
+        click.echo(f"leakscope: {obj.note}", err=True)
     if obj.why is not None:
         from leakscope.render.paths import print_path
 
@@ -236,6 +238,8 @@ def all_objects(
     from leakscope.render.tables import objects_table, print_table
 
     print_table(objects_table(report))
+    if report.note:  # an untracked class, found through the GC: no ages, and how to get them
+        click.echo(f"leakscope: {report.note}", err=True)
 
 
 def _write_graph(why: RetentionPath, path: str) -> list[str]:

@@ -217,6 +217,15 @@ def read(path: str) -> Dump:
         raise bad("is a directory, not a file") from None
     except OSError as exc:
         raise bad(f"cannot read it ({exc.strerror})") from None
+    return read_bytes(data, path)
+
+
+def read_bytes(data: bytes, path: str) -> Dump:
+    """A dump from a file's content; defects are BAD_SNAPSHOT errors naming ``path``."""
+
+    def bad(defect: str) -> LeakscopeError:
+        return LeakscopeError(ExitCode.BAD_SNAPSHOT, f"{path}: {defect}")
+
     if not data:
         raise bad("empty file")
     if not data.startswith(MAGIC):

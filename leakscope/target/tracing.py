@@ -82,25 +82,40 @@ def is_ours() -> bool:
     return bool(_session["ours"]) and tracemalloc.is_tracing()
 
 
-def sites(classes: list[type], limit: int = 10) -> dict[type, tuple[list[dict[str, Any]], int]]:
+def sites(
+    classes: list[type], limit: int = 10, most_types: int = 40
+) -> dict[type, tuple[list[dict[str, Any]], int]]:
     """For each class: ([{"site", "function", "count"}], objects with a trace) over its live
-    instances (one pass over the GC's objects for all of them)."""
+    instances, in one pass over the GC's objects. No classes: every type with traced
+    objects (the ``most_types`` with the most)."""
+    every = not classes
     wanted = {cls for cls in classes if _FLAGS.__get__(cls) & _HAVE_GC}
     counts: dict[type, Counter[tuple[str, int]]] = {cls: Counter() for cls in wanted}
-    traced: dict[type, int] = dict.fromkeys(wanted, 0)
-    seen: dict[type, int] = dict.fromkeys(wanted, 0)
-    if tracemalloc.is_tracing() and wanted:
+    traced: Counter[type] = Counter()
+    seen: Counter[type] = Counter()
+    raw: dict[type, bool] = {}
+    if tracemalloc.is_tracing() and (wanted or every):
         for obj in gc.get_objects():
             cls = type(obj)
-            if cls not in wanted:
+            if not every and cls not in wanted:
                 continue
             seen[cls] += 1
             if seen[cls] > MAX_OBJECTS:
                 continue
-            frames = _traceback(obj, cls)
+            direct = raw.get(cls)
+            if direct is None:
+                direct = raw[cls] = _RAW is not None and bool(
+                    _FLAGS.__get__(cls) & _PRE_HEADER_FLAGS
+                )
+            frames = _traceback(obj, direct)
             if frames:
                 traced[cls] += 1
-                counts[cls][_first_outside(frames)] += 1
+                found = counts.get(cls)
+                if found is None:
+                    found = counts[cls] = Counter()
+                found[_first_outside(frames)] += 1
+    if every:
+        classes = [cls for cls, _ in traced.most_common(most_types)]
     top = {cls: counts.get(cls, Counter()).most_common(limit) for cls in classes}
     codes = _codes_of({filename for rows in top.values() for (filename, _), _ in rows})
     out: dict[type, tuple[list[dict[str, Any]], int]] = {}
@@ -138,17 +153,19 @@ def _codes_of(filenames: set[str]) -> dict[str, list[types.CodeType]]:
     return found
 
 
-def _traceback(obj: object, cls: type) -> list[tuple[str, int]] | None:
-    """(filename, line) frames of the allocation of ``obj``, most recent first, or None."""
+def _traceback(obj: object, direct: bool) -> list[tuple[str, int]] | None:
+    """(filename, line) frames of the allocation of ``obj``, most recent first, or None.
+
+    ``direct``: ask at the allocation's real address. 3.11's get_object_traceback asks at
+    the wrong one for objects with a pre-header (their dict and weakref pointers live
+    before the GC header) and finds nothing."""
+    if direct:
+        found = _RAW(0, id(obj) - _GC_HEADER - _PRE_HEADER)
+        return [(str(f), int(n)) for f, n in found] if found else None
     trace = tracemalloc.get_object_traceback(obj)
-    if trace is not None:
-        return [(frame.filename, frame.lineno) for frame in trace]
-    if _RAW is None or not _FLAGS.__get__(cls) & _PRE_HEADER_FLAGS:
+    if trace is None:
         return None
-    # 3.11 asks tracemalloc at the wrong address for objects with a pre-header (their
-    # dict and weakref pointers live before the GC header): ask at the right one.
-    found = _RAW(0, id(obj) - _GC_HEADER - _PRE_HEADER)
-    return [(str(f), int(n)) for f, n in found] if found else None
+    return [(frame.filename, frame.lineno) for frame in trace]
 
 
 def _raw_lookup() -> Any:

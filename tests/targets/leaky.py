@@ -3,7 +3,8 @@
 ``audit.pending`` (an `_Audit` instance in this module) keeps every `AuditEvent`
 a background thread records (argv[1] events a second, default 200), each with a
 dict of unique strings; `Scratch` objects are made and dropped (not a leak).
-Stdin lines: "pause" / "resume" the thread; "count" prints len(audit.pending).
+Stdin lines: "pause" / "resume" the thread; "count" prints len(audit.pending);
+"tracing" prints whether tracemalloc is on.
 """
 
 import signal
@@ -63,6 +64,10 @@ def main():
             running.set()
         elif word == "count":
             print(len(audit.pending), flush=True)
+        elif word == "tracing":
+            import tracemalloc
+
+            print(tracemalloc.is_tracing(), flush=True)
 
 
 if __name__ == "__main__":

@@ -312,7 +312,7 @@ class Dominators:
         del keep, counts
         self.idom = np.full(total, -1, np.int64)
         alive, shared = self._peel(np, src, dst, total)
-        self.alive = alive
+        self.alive, self.shared = alive, shared
         # The rest goes to igraph, renumbered.
         kept = np.flatnonzero(alive)
         renumber = np.full(total, -1, np.int64)
@@ -478,6 +478,19 @@ class Dominators:
             values[these] = step(these, parent[these], values)
         return values
 
+    def nearest(self, mask: Any) -> Any:
+        """For every node, its nearest strict ancestor in the dominator tree for which
+        ``mask`` is true (-1 if none)."""
+        np, _ = require()
+        found = np.full(self.graph.total, -1, np.int64)
+        if len(self.bounds) - 1 <= _MAX_LEVELS:
+            return self.top_down(np, found, lambda v, p, vals: np.where(mask[p], p, vals[p]))
+        found_l, parent_l, mask_l = found.tolist(), self.parent.tolist(), mask.tolist()
+        for v in self.order[self.bounds[1] :].tolist():
+            p = parent_l[v]
+            found_l[v] = p if mask_l[p] else found_l[p]
+        return np.asarray(found_l, np.int64)
+
     def preorder(self) -> Any:
         """A preorder numbering of the dominator tree (for subtree intervals)."""
         np, _ = require()
@@ -505,15 +518,49 @@ class Dominators:
     def chain(self, node: int) -> list[int]:
         """[hub, root node, ..., node]: the path from a root (see `HeapGraph.path`)."""
         np, _ = require()
-        g = self.graph
         if self._parents is None:
             self._parents = self._bfs_parents(np)
+        return self._chain(node, {})
+
+    def _chain(self, node: int, memo: dict[int, list[int]]) -> list[int]:
+        found = memo.get(node)
+        if found is not None:
+            return found
+        memo[node] = []  # a cycle through peeled nodes cannot be: stay safe all the same
+        g = self.graph
+        if node in g.H:
+            chain = [node]
+        elif self.alive[node]:
+            chain = self._reduced_chain(node)
+        elif not self.shared[node]:  # peeled with one referrer: its way in
+            up = int(self.idom[node])
+            chain = self._chain(up, memo) + [node] if up >= 0 else []
+        else:
+            # A leaf with several referrers: the best of their paths (modules first).
+            best: list[int] = []
+            for up in self.referrers(node)[:64]:
+                candidate = self._chain(up, memo)
+                if candidate and (not best or _rank(g, candidate) < _rank(g, best)):
+                    best = candidate
+            chain = best + [node] if best else []
+        memo[node] = chain
+        return chain
+
+    def referrers(self, node: int) -> list[int]:
+        """The nodes (and roots) that refer to ``node``."""
+        np, _ = require()
+        g = self.graph
+        edges = np.flatnonzero(g.targets == node)
+        found = np.searchsorted(g.offsets, edges, side="right") - 1
+        out = [int(v) for v in dict.fromkeys(found.tolist())]
+        out += [int(v) for v in g.local_src[g.local_dst == node].tolist()]
+        if node in g.module_name:
+            out.append(g.H[0])
+        return out
+
+    def _reduced_chain(self, node: int) -> list[int]:
+        g = self.graph
         chain = [node]
-        while not self.alive[node]:  # peeled: its one referrer is its way in
-            node = int(self.idom[node])
-            if node < 0:
-                return []
-            chain.append(node)
         r = int(self.renumber[node])
         hubs = {int(self.renumber[h]) for h in g.H}
         seen = 0
@@ -542,6 +589,11 @@ class Dominators:
         """The nodes that are objects (not roots, hubs or frames)."""
         np, _ = require()
         return np.arange(self.graph.n)
+
+
+def _rank(graph: HeapGraph, chain: list[int]) -> tuple[int, int]:
+    """Which path is better: from modules, then thread stacks, then C roots; then shorter."""
+    return graph.H.index(chain[0]) if chain[0] in graph.H else 3, len(chain)
 
 
 def _depths(np: Any, parent: Any, root: int) -> Any:

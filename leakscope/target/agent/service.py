@@ -494,8 +494,9 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
 
     @_exposed
     def exposed_leak_sites(self, kinds: object, limit: object = 10) -> dict[str, Any]:
-        """Creation sites of the live objects of these types: tracemalloc's (objects made
-        while it traced), else the registry's for tracked classes with sites on."""
+        """Creation sites of the live objects of these types (none: of every type with
+        traced objects): tracemalloc's (objects made while it traced), else the registry's
+        for tracked classes with sites on."""
         names = wire.want_str_tuple(kinds, "kinds", max_items=64, max_len=256)
         most = wire.want_int(limit, "--limit", low=1, high=1000)
         from leakscope.target import tracing
@@ -510,6 +511,10 @@ class LeakscopeService(rpyc.Service):  # type: ignore[misc]
                 continue
         with self._walk("site search"):
             found = tracing.sites(list(classes.values()), most)
+        if not names:  # every type with traced objects
+            from leakscope.target.census.kinds import type_kind
+
+            classes = {type_kind(cls): cls for cls in found}
         for kind, cls in classes.items():
             rows, traced = found.get(cls, ([], 0))
             source = "tracemalloc" if rows else None
