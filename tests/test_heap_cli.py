@@ -35,23 +35,27 @@ def test_by_via_names_the_meta_attribute(heapy):
     data = cli_json("heap", "--pid", str(heapy.pid), "--by-via", "dict", "--limit", "50")
     assert data["partition"] == "via"
     labels = {r["kind"]: r["count"] for r in data["rows"]}
-    meta = [n for label, n in labels.items() if "meta" in label]
-    assert meta and max(meta) >= 10_000, labels
+    assert labels[".meta"] == 10_000, labels  # each Holder's dict, held by its .meta
 
 
 def test_by_referrer_names_the_holder_class(heapy):
     data = cli_json("heap", "--pid", str(heapy.pid), "--by-referrer", "Holder")
-    kinds = [r["kind"] for r in data["rows"]]
-    assert "list" in kinds, kinds  # HOLDERS is a list
+    assert data["partition"] == "referrer" and data["of"] == "__main__.Holder"
+    assert [(r["kind"], r["count"]) for r in data["rows"]] == [("list", 10_000)]  # HOLDERS
+    assert data["rows"][0]["size"] == data["total_size"] > 0
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-referrer", "Lonely")
+    assert [(r["kind"], r["count"]) for r in data["rows"]] == [("dict", 1)]  # HOLDERS[5].meta
 
 
 def test_by_module_and_size(heapy):
-    data = cli_json("heap", "--pid", str(heapy.pid), "--by-module")
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-module", "--limit", "10000")
     assert data["partition"] == "module"
-    assert data["rows"]
-    data = cli_json("heap", "--pid", str(heapy.pid), "--by-size")
+    modules = {r["kind"]: r["count"] for r in data["rows"]}
+    assert modules["__main__"] == 10_001  # the Holders and the Lonely one
+    assert sum(modules.values()) == data["total_count"]
+    data = cli_json("heap", "--pid", str(heapy.pid), "--by-size", "--limit", "10000")
     assert data["partition"] == "size"
-    assert sum(r["count"] for r in data["rows"]) <= data["total_count"]
+    assert sum(r["count"] for r in data["rows"]) == data["total_count"]  # every object, once
 
 
 def test_max_objects_marks_partial(heapy):
@@ -76,19 +80,23 @@ def test_heap_table_and_growth_between_censuses(heapy):
     after = cli_json("heap", "--pid", str(heapy.pid), "--limit", "10000")
     holder = "__main__.Holder"
     assert _by_kind(after)[holder]["count"] - _by_kind(before)[holder]["count"] == 3000
-    table = run_cli("heap", "--pid", str(heapy.pid), "--limit", "5")
-    assert table.returncode == 0
-    assert (
-        "Cumulative" in table.stdout
-        and "Holder"
-        in cli_json("heap", "--pid", str(heapy.pid), "--limit", "10")["rows"].__repr__()
-    )
+    table = run_cli("heap", "--pid", str(heapy.pid), "--limit", "30", env={"COLUMNS": "160"})
+    assert table.returncode == 0, table.stderr
+    assert table.stdout.startswith(f"Heap of pid {heapy.pid} by type: ")
+    assert "Cumulative %" in table.stdout
+    (holder_line,) = [line for line in table.stdout.splitlines() if "__main__.Holder" in line]
+    assert "│ 13,000 │" in holder_line, holder_line
 
 
 def test_unknown_backend_or_type_is_one_line(heapy):
     result = run_cli("heap", "--pid", str(heapy.pid), "--by-via", "NoSuchType")
-    assert result.returncode in (ExitCode.USAGE, ExitCode.UNKNOWN_CLASS), result.stderr
-    assert result.stderr.count("\n") == 1
+    assert result.returncode == ExitCode.UNKNOWN_CLASS, result.stderr
+    assert result.stderr == "leakscope: no type named 'NoSuchType' in this process\n"
+    assert result.stdout == ""
+    result = run_cli("heap", "--pid", str(heapy.pid), "--backend", "nope")
+    assert result.returncode == ExitCode.USAGE, result.stderr
+    assert result.stderr.startswith("leakscope: Invalid value for '--backend': 'nope' is not one")
+    assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
 def test_why_names_the_real_holder(heapy):
