@@ -28,6 +28,7 @@ from rpyc.core.protocol import Connection
 from rpyc.core.stream import SocketStream
 
 from leakscope import wire
+from leakscope.target.agent.protocol import MAX_HANDLES
 from leakscope.target.agent.service import LeakscopeService
 
 from .conftest import TARGET, Target, run_cli, target_env
@@ -124,13 +125,44 @@ def hostile(target: Target) -> Iterator[tuple[Target, CountingConnection]]:
     conn.close()
 
 
-def refused(call: Any) -> BaseException:
-    """Run *call*; it must raise (any refusal will do, but never SystemExit)."""
+#: The agent's own refusal of a request (leakscope.target.agent.protocol.RefusedRequest),
+#: as RPyC rebuilds it on this side: a class of that name, made here.
+REFUSED_REQUEST = "leakscope.target.agent.protocol.RefusedRequest"
+
+
+def refused(call: Any, kind: type[Exception] | str, words: str) -> BaseException:
+    """Run *call*; the agent must refuse it with *kind* saying *words*.
+
+    The refusal must come from the agent, over the wire: RPyC marks such an
+    exception with the agent's traceback, which the agent withholds. An error
+    raised on this side (a broken probe, a closed connection) does not count.
+    """
     try:
         result = call()
-    except Exception as exc:  # the refusal
+    except Exception as exc:
+        assert getattr(exc, "_remote_tb", None) == "<traceback denied>", (
+            f"not the agent's answer: {type(exc).__name__}: {exc}"
+        )
+        if isinstance(kind, str):
+            assert type(exc).__name__ == kind, f"{type(exc).__name__}: {exc}"
+        else:
+            assert isinstance(exc, kind), f"{type(exc).__name__}: {exc}"
+        message = str(exc).split("\n", 1)[0]
+        assert words in message, message
         return exc
     raise AssertionError(f"not refused; got {result!r}")
+
+
+def hung_up(conn: CountingConnection, call: Any) -> EOFError:
+    """Run *call*; the agent must close the connection (EOFError here, nothing from it)."""
+    try:
+        result = call()
+    except EOFError as exc:
+        assert not hasattr(exc, "_remote_tb"), f"the agent answered: {exc}"
+        with pytest.raises(EOFError):
+            conn.root.ping()  # the connection is gone for good
+        return exc
+    raise AssertionError(f"the agent did not hang up; got {result!r}")
 
 
 def fails_in_json(text: object, code: str = "bad-argument") -> None:
@@ -148,20 +180,34 @@ def test_private_and_dunder_attributes_of_the_service(hostile: Any) -> None:
     _, conn = hostile
     root = conn.root
     for name in ["_conn", "_agent", "_rpyc_getattr", *ROOT_DUNDERS, "exposed___class__"]:
-        exc = refused(lambda name=name: conn.sync_request(consts.HANDLE_GETATTR, root, name))
-        assert isinstance(exc, AttributeError), (name, exc)
+        refused(
+            lambda name=name: conn.sync_request(consts.HANDLE_GETATTR, root, name),
+            AttributeError,
+            f"cannot access {name!r}",
+        )
     # as bytes, and as something that is not a name at all
-    refused(lambda: conn.sync_request(consts.HANDLE_GETATTR, root, b"__dict__"))
-    refused(lambda: conn.sync_request(consts.HANDLE_GETATTR, root, 42))
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_GETATTR, root, b"__dict__"),
+        AttributeError,
+        "cannot access '__dict__'",
+    )
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_GETATTR, root, 42),
+        TypeError,
+        "name must be a string",
+    )
     # the classic attribute chain, through the netref API
-    refused(lambda: root._conn)
-    refused(lambda: root.__dict__)
+    refused(lambda: root._conn, AttributeError, "cannot access '_conn'")
+    refused(lambda: root.__dict__, AttributeError, "cannot access '__dict__'")
 
 
 def test_mro_walk_from_the_service(hostile: Any) -> None:
     _, conn = hostile
-    klass = refused(lambda: conn.sync_request(consts.HANDLE_GETATTR, conn.root, "__class__"))
-    assert isinstance(klass, AttributeError)
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_GETATTR, conn.root, "__class__"),
+        AttributeError,
+        "cannot access '__class__'",
+    )
     # What `root.__class__` shows the client is a class of the client's own (RPyC
     # builds it locally); walking its __mro__ only ever reaches client classes.
     seen = conn.root.__class__.__mro__[-1].__subclasses__()
@@ -173,26 +219,37 @@ def test_attributes_of_an_exposed_method(hostile: Any) -> None:
     _, conn = hostile
     method = conn.root.prefs  # a handle the agent does give: its bound method
     for name in METHOD_DUNDERS:
-        exc = refused(lambda name=name: conn.sync_request(consts.HANDLE_GETATTR, method, name))
-        assert isinstance(exc, AttributeError), (name, exc)
+        refused(
+            lambda name=name: conn.sync_request(consts.HANDLE_GETATTR, method, name),
+            AttributeError,
+            f"cannot access {name!r}",
+        )
 
 
 def test_classic_service_is_not_there(hostile: Any) -> None:
     _, conn = hostile
     for name in ["eval", "execute", "getmodule", "modules", "namespace", "exposed_eval"]:
-        exc = refused(lambda name=name: getattr(conn.root, name))
-        assert isinstance(exc, AttributeError), (name, exc)
-    refused(lambda: conn.root.eval("__import__('os').getpid()"))
-    refused(lambda: conn.sync_request(consts.HANDLE_CALLATTR, conn.root, "execute", ("1",), ()))
+        refused(
+            lambda name=name: getattr(conn.root, name), AttributeError, f"cannot access {name!r}"
+        )
+    refused(
+        lambda: conn.root.eval("__import__('os').getpid()"), AttributeError, "cannot access 'eval'"
+    )
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_CALLATTR, conn.root, "execute", ("1",), ()),
+        AttributeError,
+        "cannot access 'execute'",
+    )
 
 
 def test_getattr_hook_cannot_be_called_through_callattr(hostile: Any) -> None:
     _, conn = hostile
     root = conn.root
-    exc = refused(
-        lambda: conn.sync_request(consts.HANDLE_CALLATTR, root, "_rpyc_getattr", ("__dict__",), ())
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_CALLATTR, root, "_rpyc_getattr", ("__dict__",), ()),
+        AttributeError,
+        "cannot access '_rpyc_getattr'",
     )
-    assert isinstance(exc, AttributeError)
 
 
 @pytest.mark.parametrize(
@@ -224,14 +281,23 @@ def test_unneeded_request_kinds_are_refused(hostile: Any, handler: int) -> None:
         consts.HANDLE_OLDSLICING: (conn.root, "__getitem__", "__getslice__", 0, 1, ()),
         consts.HANDLE_CTXEXIT: (conn.root, None),
     }
-    exc = refused(lambda: conn.sync_request(handler, *args[handler]))
-    assert "refused" in str(exc), exc
+    refused(
+        lambda: conn.sync_request(handler, *args[handler]),
+        REFUSED_REQUEST,
+        "request refused by the leakscope agent",
+    )
 
 
 def test_pickling_a_handle_is_refused(hostile: Any) -> None:
     _, conn = hostile
-    refused(lambda: pickle.dumps(conn.root))
-    refused(lambda: rpyc.classic.obtain(conn.root.prefs))
+    refused(
+        lambda: pickle.dumps(conn.root), REFUSED_REQUEST, "request refused by the leakscope agent"
+    )
+    refused(
+        lambda: rpyc.classic.obtain(conn.root.prefs),
+        REFUSED_REQUEST,
+        "request refused by the leakscope agent",
+    )
 
 
 def test_callables_and_netrefs_as_arguments_are_never_touched(hostile: Any) -> None:
@@ -250,8 +316,7 @@ def test_callables_and_netrefs_as_arguments_are_never_touched(hostile: Any) -> N
         lambda: conn.root.all({"Leaky": 1}),
     ]
     for probe in probes:
-        exc = refused(probe)
-        assert "references are not accepted" in str(exc), exc
+        refused(probe, REFUSED_REQUEST, "object references are not accepted; send plain values")
     assert conn.requests_from_agent == []
     assert [
         t for t in rec.touched if t in ("call", "iter", "len", "str", "repr", "dir", "eq")
@@ -305,10 +370,16 @@ def test_answers_are_strings_never_handles(hostile: Any) -> None:
 
 def test_unknown_methods_and_request_kinds(hostile: Any) -> None:
     _, conn = hostile
-    assert isinstance(refused(lambda: conn.root.nope()), AttributeError)
-    assert isinstance(refused(lambda: conn.root.exposed_nope()), AttributeError)
-    refused(lambda: conn.sync_request(99))  # no such request kind
-    refused(lambda: conn.sync_request(consts.HANDLE_CALL, conn.root, (), ()))  # not callable
+    refused(lambda: conn.root.nope(), AttributeError, "cannot access 'nope'")
+    refused(lambda: conn.root.exposed_nope(), AttributeError, "cannot access 'exposed_nope'")
+    refused(lambda: conn.sync_request(99), KeyError, "99")  # no such request kind
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_CALL, conn.root, (), ()),
+        TypeError,
+        "'LeakscopeService' object is not callable",
+    )
+    pong = conn.root.ping()
+    assert json.loads(pong) == {"ok": "pong"}  # refusals leave the connection working
 
 
 @pytest.mark.parametrize(
@@ -341,7 +412,12 @@ def test_wrong_argument_types_are_refused(hostile: Any, method: str, args: tuple
 
 def test_keyword_arguments_are_refused(hostile: Any) -> None:
     _, conn = hostile
-    refused(lambda: conn.root.prefs(ignore=()))
+    refused(
+        lambda: conn.root.prefs(ignore=()), TypeError, "got an unexpected keyword argument 'ignore'"
+    )
+    refused(
+        lambda: conn.root.all("Leaky", limit=1), TypeError, "got an unexpected keyword argument"
+    )
 
 
 def test_oversized_arguments_close_the_connection(hostile: Any) -> None:
@@ -349,9 +425,12 @@ def test_oversized_arguments_close_the_connection(hostile: Any) -> None:
     before = t.status("VmRSS")
     for big in ("x" * (100 << 20), tuple(range(10**6))):
         conn = connect(t.socket)
-        exc = refused(lambda big=big, conn=conn: conn.root.prefs(big))
-        assert isinstance(exc, EOFError | ConnectionError | OSError), exc
+        hung_up(conn, lambda big=big, conn=conn: conn.root.prefs(big))
         conn.close()
+    fresh = connect(t.socket)
+    pong = fresh.root.ping()
+    assert json.loads(pong) == {"ok": "pong"}  # the agent carries on
+    fresh.close()
     # An honest header for a 64 MB uncompressed frame: refused before it is read.
     raw = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     raw.connect(t.socket)
@@ -368,10 +447,15 @@ def test_hoarding_handles_is_bounded(hostile: Any) -> None:
     t, _ = hostile
     conn = connect(t.socket)
     held = []
-    with pytest.raises(Exception):  # noqa: B017 - any refusal or a closed connection
-        for _ in range(1000):
-            held.append(conn.sync_request(consts.HANDLE_GETATTR, conn.root, "ping"))
-    assert len(held) < 1000
+    for _ in range(MAX_HANDLES - 1):  # the service itself is the first handle
+        held.append(conn.sync_request(consts.HANDLE_GETATTR, conn.root, "ping"))
+    refused(
+        lambda: conn.sync_request(consts.HANDLE_GETATTR, conn.root, "ping"),
+        REFUSED_REQUEST,
+        "too many handles held by this client; release some",
+    )
+    pong = conn.root.ping()
+    assert json.loads(pong) == {"ok": "pong"}  # plain answers still come
     conn.close()
 
 
