@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import gc
 import inspect
+import json
 import os
 import re
 import subprocess
 import sys
 import threading
 import time
+import weakref
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -218,6 +222,245 @@ def test_live_refs_reads_like_scrapys() -> None:
     assert any(c is Mapped and len(w) == 2 for c, w in trackref.live_refs.items())
     del objs
     assert len(wdict) == 0 and list(wdict) == []
+
+
+# --- editing live_refs as Scrapy code does --------------------------------
+#
+# Scrapy's own tests and user fixtures forget tracked objects by editing
+# ``live_refs``. The objects stay alive; what was forgotten is no longer
+# counted, and what is made afterwards is counted afresh. Each test does the
+# same to Scrapy's registry (``scrapy.utils.trackref``) and compares.
+
+
+@pytest.fixture
+def scrapy_live_refs() -> Iterator[Any]:
+    """Scrapy's registry, restored after the test (other tests count Scrapy objects)."""
+    from scrapy.utils import trackref as scrapy_trackref
+
+    saved = list(scrapy_trackref.live_refs.items())
+    yield scrapy_trackref
+    for cls, objects in saved:
+        scrapy_trackref.live_refs[cls] = objects
+
+
+def scrapy_len(registry: Any, cls: type) -> int:
+    """len(live_refs[cls]) in Scrapy (2.19 raises KeyError for a class it has no entry for)."""
+    return len(registry.live_refs.get(cls, ()))
+
+
+def test_del_live_refs_of_a_class_forgets_its_objects(scrapy_live_refs: Any) -> None:
+    class DelClass(object_ref):
+        pass
+
+    class DelClassTheirs(scrapy_live_refs.object_ref):
+        pass
+
+    mine, theirs = [DelClass() for _ in range(4)], [DelClassTheirs() for _ in range(4)]
+    alive = [weakref.ref(o) for o in mine]
+    assert len(trackref.live_refs[DelClass]) == 4 == scrapy_len(scrapy_live_refs, DelClassTheirs)
+    del trackref.live_refs[DelClass]
+    del scrapy_live_refs.live_refs[DelClassTheirs]
+    assert len(trackref.live_refs[DelClass]) == 0 == scrapy_len(scrapy_live_refs, DelClassTheirs)
+    assert DelClass not in trackref.live_refs and DelClassTheirs not in scrapy_live_refs.live_refs
+    assert (
+        count(DelClass) == 0 and get_oldest("DelClass") is None and list(iter_all("DelClass")) == []
+    )
+    assert "DelClass" not in format_live_refs()
+    assert all(r() is not None for r in alive)  # forgotten, not freed
+    with pytest.raises(KeyError):
+        del trackref.live_refs[DelClass]
+    with pytest.raises(KeyError):
+        del scrapy_live_refs.live_refs[DelClassTheirs]
+    # New objects are counted afresh; the forgotten ones dying changes nothing.
+    fresh, fresh_theirs = DelClass(), DelClassTheirs()
+    assert len(trackref.live_refs[DelClass]) == 1 == scrapy_len(scrapy_live_refs, DelClassTheirs)
+    assert get_oldest("DelClass") is fresh and list(iter_all("DelClass")) == [fresh]
+    del mine, theirs
+    gc.collect()
+    assert len(trackref.live_refs[DelClass]) == 1 == scrapy_len(scrapy_live_refs, DelClassTheirs)
+    assert count(DelClass) == 1 and DelClass in trackref.live_refs
+    del fresh, fresh_theirs
+    assert count(DelClass) == 0
+
+
+def test_del_one_object_from_live_refs(scrapy_live_refs: Any) -> None:
+    class DelOne(object_ref):
+        pass
+
+    class DelOneTheirs(scrapy_live_refs.object_ref):
+        pass
+
+    mine, theirs = [DelOne() for _ in range(5)], [DelOneTheirs() for _ in range(5)]
+    del trackref.live_refs[DelOne][mine[0]]
+    del scrapy_live_refs.live_refs[DelOneTheirs][theirs[0]]
+    assert len(trackref.live_refs[DelOne]) == 4 == scrapy_len(scrapy_live_refs, DelOneTheirs)
+    assert mine[0] not in trackref.live_refs[DelOne] and mine[1] in trackref.live_refs[DelOne]
+    assert get_oldest("DelOne") is mine[1]  # the forgotten one was the oldest
+    assert list(iter_all("DelOne")) == mine[1:]
+    with pytest.raises(KeyError):
+        del trackref.live_refs[DelOne][mine[0]]  # forgotten already
+    with pytest.raises(KeyError):
+        del scrapy_live_refs.live_refs[DelOneTheirs][theirs[0]]
+    with pytest.raises(KeyError):
+        del trackref.live_refs[DelOne][object()]  # never counted
+    # The forgotten object dying is not booked a second time.
+    del mine[0], theirs[0]
+    assert len(trackref.live_refs[DelOne]) == 4 == scrapy_len(scrapy_live_refs, DelOneTheirs)
+    del mine[0], theirs[0]
+    assert len(trackref.live_refs[DelOne]) == 3 == scrapy_len(scrapy_live_refs, DelOneTheirs)
+    mine.append(DelOne())
+    theirs.append(DelOneTheirs())
+    assert len(trackref.live_refs[DelOne]) == 4 == scrapy_len(scrapy_live_refs, DelOneTheirs)
+    assert count(DelOne) == 4
+
+
+def test_forgotten_objects_stay_out_of_the_counts_through_compaction() -> None:
+    class Bulk(object_ref):
+        pass
+
+    objs = [Bulk() for _ in range(300)]
+    for obj in objs[:100]:
+        del trackref.live_refs[Bulk][obj]
+    assert len(trackref.live_refs[Bulk]) == 200 == count(Bulk)
+    del objs[100:250]  # enough deaths for the record to squeeze out its dead entries
+    assert len(trackref.live_refs[Bulk]) == 50 == count(Bulk)
+    del objs[:100]  # the forgotten ones die
+    assert len(trackref.live_refs[Bulk]) == 50 == count(Bulk)
+    assert [o for o in iter_all("Bulk")] == objs
+    objs += [Bulk() for _ in range(10)]
+    assert len(trackref.live_refs[Bulk]) == 60 == count(Bulk)
+    assert get_oldest("Bulk") is objs[0]
+
+
+def test_clear_the_live_objects_of_one_class(scrapy_live_refs: Any) -> None:
+    class ClearOne(object_ref):
+        pass
+
+    class ClearOneTheirs(scrapy_live_refs.object_ref):
+        pass
+
+    mine, theirs = [ClearOne() for _ in range(3)], [ClearOneTheirs() for _ in range(3)]
+    trackref.live_refs[ClearOne].clear()
+    scrapy_live_refs.live_refs[ClearOneTheirs].clear()
+    assert len(trackref.live_refs[ClearOne]) == 0 == scrapy_len(scrapy_live_refs, ClearOneTheirs)
+    assert count(ClearOne) == 0
+    mine.append(ClearOne())
+    theirs.append(ClearOneTheirs())
+    assert len(trackref.live_refs[ClearOne]) == 1 == scrapy_len(scrapy_live_refs, ClearOneTheirs)
+    assert list(iter_all("ClearOne")) == mine[3:]
+
+
+def test_live_refs_of_a_class_never_tracked_is_empty() -> None:
+    class Untracked:
+        pass
+
+    before = len(trackref.live_refs)
+    objects = trackref.live_refs[Untracked]
+    assert len(objects) == 0 and list(objects) == [] and objects.items() == []
+    assert Untracked() not in objects
+    # Looking does not add the class (Scrapy's older defaultdict did; 2.19 raises KeyError).
+    assert Untracked not in trackref.live_refs and len(trackref.live_refs) == before
+    with pytest.raises(KeyError):
+        del trackref.live_refs[Untracked]
+
+
+CLEAR_LIKE_SCRAPY = """
+import gc, json, time, weakref
+from leakscope import trackref as ours
+from scrapy.utils import trackref as theirs
+
+def run(registry, base, counted):
+    class Page(base):
+        pass
+    pages = [Page() for _ in range(3)]
+    alive = [weakref.ref(p) for p in pages]
+    out = {"before": len(registry.live_refs[Page])}
+    registry.live_refs.clear()
+    out["len_after_clear"] = len(registry.live_refs.get(Page, ()))
+    out["classes_after_clear"] = len(registry.live_refs)
+    out["alive_after_clear"] = sum(r() is not None for r in alive)
+    out["oldest_after_clear"] = registry.get_oldest("Page") is not None
+    out["report_after_clear"] = "Page" in registry.format_live_refs()
+    fresh = Page()
+    out["len_new"] = len(registry.live_refs[Page])
+    out["oldest_is_new"] = registry.get_oldest("Page") is fresh
+    out["all_new"] = [p is fresh for p in registry.iter_all("Page")]
+    del pages
+    gc.collect()
+    out["len_after_forgotten_died"] = len(registry.live_refs[Page])
+    out["counted"] = counted(Page)
+    return out
+
+def our_count(cls):
+    return sum(s.count for s in ours.class_stats() if s.cls is cls)
+
+print(json.dumps({
+    "leakscope": run(ours, ours.object_ref, our_count),
+    "scrapy": run(theirs, theirs.object_ref, lambda cls: len(theirs.live_refs[cls])),
+}))
+"""
+
+
+def test_live_refs_clear_forgets_everything_like_scrapy() -> None:
+    """In a process of its own: clear() forgets every tracked object of the process."""
+    result = run_python(CLEAR_LIKE_SCRAPY)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    expected = {
+        "before": 3,
+        "len_after_clear": 0,
+        "classes_after_clear": 0,
+        "alive_after_clear": 3,
+        "oldest_after_clear": False,
+        "report_after_clear": False,
+        "len_new": 1,
+        "oldest_is_new": True,
+        "all_new": [True],
+        "len_after_forgotten_died": 1,
+        "counted": 1,
+    }
+    assert found["scrapy"] == expected  # the reference
+    assert found["leakscope"] == expected
+
+
+def test_an_object_forgotten_by_del_class_can_be_counted_again(scrapy_live_refs: Any) -> None:
+    """``live_refs[cls][obj] = t`` after forgetting ``cls`` counts obj again, as in Scrapy.
+
+    With the collector off (or before its next pass), as a program may run.
+    """
+
+    class Recounted(object_ref):
+        pass
+
+    class RecountedTheirs(scrapy_live_refs.object_ref):
+        pass
+
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        mine, theirs = [Recounted(), Recounted()], [RecountedTheirs(), RecountedTheirs()]
+        del trackref.live_refs[Recounted]
+        del scrapy_live_refs.live_refs[RecountedTheirs]
+        trackref.live_refs[Recounted][mine[0]] = time.time()
+        scrapy_live_refs.live_refs[RecountedTheirs] = weakref.WeakKeyDictionary({theirs[0]: 1})
+        assert scrapy_len(scrapy_live_refs, RecountedTheirs) == 1
+        assert len(trackref.live_refs[Recounted]) == 1
+        assert list(iter_all("Recounted")) == [mine[0]]
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def test_an_object_forgotten_by_del_object_can_be_counted_again() -> None:
+    class RecountedOne(object_ref):
+        pass
+
+    mine = [RecountedOne(), RecountedOne()]
+    del trackref.live_refs[RecountedOne][mine[0]]
+    trackref.live_refs[RecountedOne][mine[0]] = time.time()
+    assert len(trackref.live_refs[RecountedOne]) == 2
+    trackref.live_refs[RecountedOne][mine[0]] = time.time()  # already counted: once only
+    assert len(trackref.live_refs[RecountedOne]) == 2
 
 
 def test_dropped_dynamic_classes_leave_the_registry() -> None:
