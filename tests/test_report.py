@@ -203,6 +203,22 @@ def test_interval_shows_what_grew_in_between(leaky, tmp_path):
     assert first == LEAKING_CLASS
 
 
+def test_interval_without_the_analysis_extra(leaky, tmp_path):
+    # igraph that cannot be imported: the page is made, and says what is missing.
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    (shadow / "igraph.py").write_text("raise ImportError('no igraph here', name='igraph')\n")
+    out = tmp_path / "report.html"
+    result = run_cli(
+        "report", "--pid", str(leaky.pid), "-o", str(out), "--interval", "0.5", "--no-heap",
+        env={"PYTHONPATH": f"{shadow}{os.pathsep}{REPO}"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    page = out.read_text()
+    assert "No leak suspects or retained sizes: this command needs numpy and igraph" in page
+    assert "leakscope[analysis]" in page and 'id="table-diff"' in page
+
+
 def test_no_heap_and_history_off(tmp_path, socket_dir):
     target = start_leaky_app(tmp_path, env={"LEAKSCOPE_HISTORY_INTERVAL": "0"})
     try:
@@ -275,7 +291,7 @@ def test_report_from_snapshot_files(leaky, tmp_path):
     info = _report(files[2], files[0], files[1], "-o", str(out))
     assert info["pid"] == leaky.pid and info["render_s"] < 2.0
     page = out.read_text()
-    assert "from 3 snapshot files" in page and "uptime not recorded" in page
+    assert "from 3 files (snapshots, dumps)" in page and "uptime not recorded" in page
     data = json.loads(
         re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page).group(1)
     )
@@ -286,18 +302,51 @@ def test_report_from_snapshot_files(leaky, tmp_path):
     assert 'id="table-diff"' in page and 'id="table-heap"' in page
 
 
+def test_report_from_heap_dumps(target_factory, tmp_path):
+    target = target_factory("leaky")  # tests/targets/leaky.py: AuditEvent piles up, untracked
+    a, b, snap = tmp_path / "a.dump", tmp_path / "b.dump", tmp_path / "s.json"
+    for path, what in ((a, "dump"), (snap, "snapshot"), (b, "dump")):
+        result = run_cli(what, "--pid", str(target.pid), "-o", str(path))
+        assert result.returncode == 0, result.stderr
+        time.sleep(1.0)
+    target.stop()
+    out = tmp_path / "from-dumps.html"
+    info = _report(str(b), str(snap), str(a), "-o", str(out))
+    assert info["render_s"] < 2.0
+    page = out.read_text()
+    charts = json.loads(
+        re.search(r'<script type="application/json" id="report-data">(.*?)</script>', page).group(1)
+    )["charts"]
+    # The suspect between the two dumps, its holder's path, and the newest dump's retainers.
+    first = re.search(r'<article class="suspect-detail" id="suspect-1"><h3><span class="cls">'
+                      r"([^<]*)</span>", page)  # fmt: skip
+    assert first.group(1) == "__main__.AuditEvent"
+    assert "module __main__ → .audit → __main__._Audit → .pending → list" in page
+    assert [n["name"] for n in charts["path-1"]["nodes"]] == [
+        "module __main__",
+        "__main__._Audit",
+        "list",
+    ]
+    assert charts["retained"]["tree"] and 'id="table-retained"' in page
+    # The snapshot's memory picture; the heap by type from the newest dump (the snapshot has none).
+    assert 'class="verdict' in page and 'id="table-heap"' in page
+    assert "dump census" in page
+
+
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [
         (("{snap}", "--pid", "1"), ExitCode.USAGE, "not both"),
-        (("{snap}", "--interval", "5"), ExitCode.USAGE, "drop the snapshot files"),
-        (("{snap}", "--no-heap"), ExitCode.USAGE, "not to snapshot files"),
+        (("{snap}", "--interval", "5"), ExitCode.USAGE, "drop the files"),
+        (("{snap}", "--no-heap"), ExitCode.USAGE, "not to files"),
+        (("--sites",), ExitCode.USAGE, "give it"),
         (("{snap}", "-o", "-", "--open"), ExitCode.USAGE, "--open needs a file"),
         (("{snap}", "-o", "-", "--json"), ExitCode.USAGE, "drop --json"),
         (("{snap}", "-o", "{tmp}/no/such/dir/r.html"), ExitCode.USAGE, "does not exist"),
         (("{snap}", "-o", "{tmp}"), ExitCode.USAGE, "is a directory"),
         (("{tmp}/missing.json",), ExitCode.BAD_SNAPSHOT, "no such file"),
         (("{bad}",), ExitCode.BAD_SNAPSHOT, "not JSON"),
+        (("{cut}",), ExitCode.BAD_SNAPSHOT, "truncated leakscope dump"),
         (("--interval", "0"), ExitCode.USAGE, "not between"),
     ],
 )
@@ -306,7 +355,9 @@ def test_bad_input(tmp_path, socket_dir, args, code, words):
     snap.write_text(json.dumps(_snapshot_document()))
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    given = [a.format(snap=snap, tmp=tmp_path, bad=bad) for a in args]
+    cut = tmp_path / "cut.dump"
+    cut.write_bytes(b"LEAKSCOPE-DUMP\n\x10")
+    given = [a.format(snap=snap, tmp=tmp_path, bad=bad, cut=cut) for a in args]
     result = run_cli("report", *given)
     assert result.returncode == code, result.stderr
     assert words in result.stderr and result.stderr.count("\n") == 1
@@ -398,19 +449,20 @@ def test_an_hour_of_history_renders_small_and_fast(classes):
     assert page.count("app.models.Class") >= classes
 
 
-def test_the_suspects_hint_follows_what_the_command_can_do():
+def test_the_suspects_hint_says_how_to_get_them():
     from dataclasses import replace
 
+    from leakscope.client.reports import LeaksReport
     from leakscope.render.report import render
 
     contents = _contents(_hour_of_history(3, samples=5), types=3)
-    assert "which this version does not have yet" in render(contents)
-    assert "Run with --interval SECONDS to find leak suspects" in render(
-        replace(contents, finds_suspects=True)
+    assert "Run with --interval SECONDS to find leak suspects" in render(contents)
+    missing = "No leak suspects or retained sizes: pip install 'leakscope[analysis]'."
+    assert "pip install &#x27;leakscope[analysis]&#x27;" in render(
+        replace(contents, interval_s=10.0, suspects_note=missing)
     )
-    assert "Nothing grew over the interval" in render(
-        replace(contents, finds_suspects=True, interval_s=10.0)
-    )
+    none = replace(contents, interval_s=10.0, suspects=LeaksReport(4242, 10.0, ()))
+    assert "Nothing grew over the interval in a way that names a suspect" in render(none)
 
 
 def test_history_table_from_json_and_snapshots():

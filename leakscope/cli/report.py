@@ -1,20 +1,28 @@
-"""`leakscope report`: one self-contained HTML page of a live process, or of snapshot files."""
+"""`leakscope report`: one self-contained HTML page of a live process, or of files made earlier.
+
+The command gathers typed answers (`ReportContents`) and hands them to
+`leakscope.render.report`. With --interval, or given heap dumps, it finds the
+leak suspects as `leakscope leaks` does and nests the biggest retainers as the
+dominator tree does, for the treemap (`_watch`, `_retained_tree`): glue over
+`leakscope.client.analysis`, which could move there.
+"""
 
 from __future__ import annotations
 
 import shlex
 import sys
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from leakscope.cli.options import Seconds, connector, target_options
 
 if TYPE_CHECKING:
+    from leakscope.client.analysis.heapgraph import HeapGraph
     from leakscope.client.api import Client
-    from leakscope.client.reports import Snapshot
-    from leakscope.render.report import LeakSuspects, ReportContents
+    from leakscope.client.reports import LeaksReport, Snapshot
+    from leakscope.render.report import ReportContents, RetainedTree
 
 
 @click.command()
@@ -33,8 +41,14 @@ if TYPE_CHECKING:
     type=Seconds(0.1, 86400),
     default=None,
     metavar="SECONDS",
-    help="Watch the live process for SECONDS, and show what grew over that time (tracked "
-    "classes, and heap types with --heap).",
+    help="Watch the live process for SECONDS: what grew over that time, the leak suspects "
+    "with their holders and paths, and retained sizes (two heap dumps, as `leakscope leaks`).",
+)
+@click.option(
+    "--sites",
+    is_flag=True,
+    help="With --interval: also say where the leak suspects are made (tracemalloc runs in "
+    "the target for the interval only; allocations are slower meanwhile).",
 )
 @click.option(
     "--heap/--no-heap",
@@ -51,6 +65,7 @@ def report(
     as_json: bool,
     output: str | None,
     interval: float | None,
+    sites: bool,
     with_heap: bool,
     open_it: bool,
 ) -> None:
@@ -62,22 +77,30 @@ def report(
     of every tracked class and the memory over time (the agent's history, or
     the snapshot files in time order), the heap by type, and the live tracked
     objects per class and per group. With several snapshot files, or with
-    --interval, it also shows what grew in between.
+    --interval, it also shows what grew in between; with --interval (or two
+    heap dumps of `leakscope dump`), the leak suspects of `leakscope leaks`
+    (their holders, paths drawn as graphs and, with --sites, creation sites)
+    and the heap by retained size (a treemap). Suspects and retained sizes
+    need the analysis extra (pip install 'leakscope[analysis]'); live, without
+    it, the rest of the page is made.
 
     \b
     Examples:
       leakscope report --pid 4242 -o report.html           the live process now
-      leakscope report --pid 4242 --interval 30 --open     watch for 30 s, then open it
+      leakscope report --pid 4242 --interval 30 --sites --open   what leaks, then open it
       leakscope report monday.json friday.json -o week.html   from snapshot files
+      leakscope report before.dump after.dump              suspects from two heap dumps
     """
     from leakscope.client import files as snapfiles
 
     if files and pid is not None:
-        raise click.UsageError("give --pid or snapshot files, not both")
+        raise click.UsageError("give --pid or files, not both")
     if files and interval is not None:
-        raise click.UsageError("--interval watches a live process: drop the snapshot files")
+        raise click.UsageError("--interval watches a live process: drop the files")
     if files and not with_heap:
-        raise click.UsageError("--no-heap applies to a live process, not to snapshot files")
+        raise click.UsageError("--no-heap applies to a live process, not to files")
+    if sites and interval is None:
+        raise click.UsageError("--sites records creation sites over --interval SECONDS: give it")
     if open_it and output == "-":
         raise click.UsageError("--open needs a file: drop -o -")
     if as_json and output == "-":
@@ -89,7 +112,7 @@ def report(
     if files:
         contents = _from_files(files, command)
     else:
-        contents = _from_process(pid, timeout, interval, with_heap, command)
+        contents = _from_process(pid, timeout, interval, sites, with_heap, command)
     collected = time.monotonic()
     contents = _with_times(contents, collected - started)
 
@@ -127,60 +150,156 @@ def report(
 
 
 def _from_files(paths: tuple[str, ...], command: str) -> ReportContents:
+    """Snapshot files (history, live refs, memory, heap by type) and heap dumps (two or more:
+    leak suspects between the oldest and the newest; retained sizes of the newest)."""
+    from dataclasses import replace
+
+    from leakscope.client import dumps
     from leakscope.client import files as snapfiles
     from leakscope.client.analysis.diff import diff_snapshots
     from leakscope.client.reports import HistoryTable
     from leakscope.render.report import ReportContents
 
-    snaps = sorted((snapfiles.read(p) for p in paths), key=lambda s: s.time)
-    growth = diff_snapshots(snaps[0], snaps[-1]) if len(snaps) > 1 else None
+    dump_paths = [p for p in paths if _is_dump(p)]
+    snaps = sorted((snapfiles.read(p) for p in paths if p not in dump_paths), key=_when)
+    taken = sorted((dumps.read(p) for p in dump_paths), key=_when)
+    suspects = retained = None
+    interval = None
+    if taken:
+        from leakscope.client.analysis.heapgraph import HeapGraph, require
+
+        require()  # dumps given: without numpy and igraph, say so (exit 20)
+        newest = HeapGraph(taken[-1], "the newest dump")
+        retained = _retained_tree(newest)
+        if len(taken) > 1:
+            from leakscope.client.analysis.suspects import suspects as find
+            from leakscope.client.reports import LeaksReport
+
+            interval = round(_when(taken[-1]) - _when(taken[0]), 3)
+            oldest = HeapGraph(taken[0], "the oldest dump")
+            found = find(oldest, newest, interval, SUSPECTS)
+            suspects = LeaksReport(newest.dump.pid, interval, found)
+        from_dump = _dump_snapshot(newest)
+        if not snaps:
+            base = from_dump
+        else:  # the newest snapshot file; its heap by type from the dump if it has none
+            base = snaps[-1] if snaps[-1].heap else replace(snaps[-1], heap=from_dump.heap)
+    else:
+        base = snaps[-1]
     return ReportContents(
         made=time.time(),
         command=command,
-        snapshot=snaps[-1],
+        snapshot=base,
         files=paths,
-        history=HistoryTable.of_snapshots(snaps),
-        growth=growth,
+        history=HistoryTable.of_snapshots(snaps) if snaps else None,
+        history_note="Dump files keep no history: snapshot files give one sample each.",
+        interval_s=interval,
+        growth=diff_snapshots(snaps[0], snaps[-1]) if len(snaps) > 1 else None,
+        suspects=suspects,
+        suspects_note=None
+        if taken
+        else "Leak suspects come from two heap dumps "
+        "(`leakscope dump`), or from a live process with --interval.",
+        retained=retained,
+    )
+
+
+def _is_dump(path: str) -> bool:
+    from leakscope.client.dumps import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False  # read again as a snapshot file, which says what is wrong
+
+
+def _when(item: Any) -> float:
+    """The time of a snapshot or of a dump."""
+    meta = getattr(item, "meta", None)
+    return float(meta.get("time", 0.0)) if meta is not None else float(item.time)
+
+
+def _dump_snapshot(graph: HeapGraph) -> Snapshot:
+    """What a heap dump tells of the process: who and when, and its heap by type."""
+    from leakscope.client.analysis.suspects import kind_totals
+    from leakscope.client.reports import HeapReport, HeapRow, PrefsReport, Snapshot
+
+    meta = graph.dump.meta
+    counts, sizes = kind_totals(graph)
+    rows = sorted((HeapRow(k, counts[k], sizes[k]) for k in counts), key=lambda r: -r.size)
+    summary = graph.dump.summary
+    heap = HeapReport(
+        pid=graph.dump.pid,
+        partition="type",
+        of=None,
+        total_count=graph.n,
+        total_size=int(graph.sizes.sum()),
+        elapsed_s=float(summary.get("elapsed_s") or 0.0),
+        max_pause_s=float(summary.get("max_pause_s") or 0.0),
+        partial=False,
+        backend="dump",
+        rows=tuple(rows),
+    )
+    when = _when(graph.dump)
+    return Snapshot(
+        pid=graph.dump.pid,
+        time=when,
+        host=str(meta.get("host", "")),
+        version=str(meta.get("leakscope_version", "?")),
+        argv=tuple(str(a) for a in meta.get("argv") or ()),
+        python=None if meta.get("python") is None else str(meta.get("python")),
+        prefs=PrefsReport(pid=graph.dump.pid, time=when, rows=()),
+        heap=heap,
     )
 
 
 def _from_process(
-    pid: int | None, timeout: float, interval: float | None, with_heap: bool, command: str
+    pid: int | None,
+    timeout: float,
+    interval: float | None,
+    sites: bool,
+    with_heap: bool,
+    command: str,
 ) -> ReportContents:
     from leakscope.client.analysis.diff import diff_snapshots
     from leakscope.client.errors import ExitCode, LeakscopeError
     from leakscope.render.report import ReportContents
 
     link = connector()
+    suspects = retained = note = None
     with link.connect(pid, timeout) as client:
         first = _snapshot(client, with_heap)
-    growth = suspects = None
-    if interval is not None:
-        _say(f"watching process {first.pid} for {interval:g} s...")
-        suspects = _leak_suspects(interval)
-    with link.connect(first.pid, timeout) as client:
+        if interval is not None:
+            try:
+                suspects, retained = _watch(client, interval, sites)
+            except _NoAnalysis as exc:
+                note = f"No leak suspects or retained sizes: {exc}."
+                _say(f"watching process {first.pid} for {interval:g} s...")
+                time.sleep(interval)
+            last = _snapshot(client, with_heap)
+        else:
+            last = first
         hello = client.hello
-        last = first if interval is None else _snapshot(client, with_heap)
-        history = note = None
+        history = history_note = None
         try:
             history = client.history_table()
         except LeakscopeError as exc:
             if exc.code != ExitCode.USAGE:  # "unavailable": history is off in the target
                 raise
-            note = f"No history: {exc.message}."
-    if interval is not None:
-        growth = diff_snapshots(first, last)
+            history_note = f"No history: {exc.message}."
     return ReportContents(
         made=time.time(),
         command=command,
         snapshot=last,
         hello=hello,
         history=history,
-        history_note=note,
+        history_note=history_note,
         interval_s=interval,
-        growth=growth,
+        growth=diff_snapshots(first, last) if interval is not None else None,
         suspects=suspects,
-        finds_suspects=FINDS_SUSPECTS,
+        suspects_note=note,
+        retained=retained,
     )
 
 
@@ -197,19 +316,86 @@ def _snapshot(client: Client, with_heap: bool) -> Snapshot:
     return snap
 
 
-#: Whether `_leak_suspects` can find suspects (the page says how to get them, or that it can't).
-FINDS_SUSPECTS = False
+class _NoAnalysis(Exception):
+    """The analysis extra (numpy, igraph) is not installed."""
 
 
-def _leak_suspects(interval: float) -> LeakSuspects | None:
-    """Wait *interval* seconds; the leak suspects over that time, when leakscope can find them.
+#: Suspects shown, and objects of the retained-size treemap.
+SUSPECTS = 5
+RETAINED_OBJECTS = 60
 
-    ``leakscope leaks`` (issue 15) is the source: once it exists, ask it here
-    (its report fits `leakscope.render.report.LeakSuspects`) instead of
-    sleeping, and set `FINDS_SUSPECTS`.
-    """
-    time.sleep(interval)
-    return None
+
+def _watch(client: Client, interval: float, sites: bool) -> tuple[LeaksReport, RetainedTree]:
+    """Two heap dumps *interval* apart (creation sites traced meanwhile with *sites*), as
+    `leakscope leaks` takes them: the leak suspects, and the retained sizes of the second."""
+    from leakscope.client import dumps
+    from leakscope.client.errors import ExitCode, LeakscopeError
+
+    try:
+        from leakscope.client.analysis.heapgraph import HeapGraph, require
+
+        require()
+    except LeakscopeError as exc:
+        if exc.code != ExitCode.NEEDS_EXTRA:
+            raise
+        raise _NoAnalysis(exc.message) from None
+    from leakscope.client.analysis.suspects import suspects
+    from leakscope.client.reports import LeaksReport
+
+    _say(f"dumping the heap of process {client.pid}...")
+    before = HeapGraph(dumps.take(client), f"pid {client.pid}")
+    traced = client.trace_start(interval + 300.0) if sites else False
+    site_data: dict[str, Any] = {}
+    try:
+        _say(f"watching process {client.pid} for {interval:g} s...")
+        time.sleep(interval)
+        if sites:
+            site_data = client.leak_sites(())
+    finally:
+        if traced:
+            client.trace_stop()
+    _say("dumping the heap again...")
+    after = HeapGraph(dumps.take(client), f"pid {client.pid}")
+    found = suspects(before, after, interval, SUSPECTS, site_data)
+    note = None
+    if sites and not traced:
+        note = "tracemalloc was already on in the program: its traces were used"
+    report = LeaksReport(client.pid, interval, found, sites_asked=sites, note=note)
+    return report, _retained_tree(after)
+
+
+def _retained_tree(graph: HeapGraph) -> RetainedTree:
+    """The objects that retain the most, nested as the dominator tree nests them (an object
+    inside another's subtree interval of the preorder is dominated by it)."""
+    from leakscope.client.analysis.retained import retained
+    from leakscope.render.report import RetainedObject, RetainedTree
+
+    rows = retained(graph, RETAINED_OBJECTS).rows
+    dom = graph.dominators
+    pre = dom.preorder()
+    nodes = [int(v) for v in graph.node_of([row.id for row in rows])]
+    start = [int(pre[v]) for v in nodes]
+    end = [start[i] + int(dom.subtree_nodes[v]) for i, v in enumerate(nodes)]
+    inside: dict[int | None, list[int]] = {}
+    enclosing: list[int] = []
+    for i in sorted(range(len(rows)), key=lambda i: start[i]):
+        while enclosing and not start[enclosing[-1]] < start[i] < end[enclosing[-1]]:
+            enclosing.pop()
+        inside.setdefault(enclosing[-1] if enclosing else None, []).append(i)
+        enclosing.append(i)
+
+    def node(i: int) -> RetainedObject:
+        row = rows[i]
+        kids = tuple(node(j) for j in inside.get(i, ()))
+        size, kept, count = row.size, row.retained_size, row.retained_count
+        return RetainedObject(row.type, row.id or 0, size, kept, count, kids)
+
+    return RetainedTree(
+        pid=graph.dump.pid,
+        total_count=graph.n,
+        total_size=int(graph.sizes.sum()),
+        roots=tuple(node(i) for i in inside.get(None, ())),
+    )
 
 
 def _with_times(contents: ReportContents, collect_s: float) -> ReportContents:

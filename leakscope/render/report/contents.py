@@ -4,13 +4,13 @@
 process (`Client` calls) or from snapshot files; the renderer reads nothing
 else, so the page is the same whatever the source.
 
-Leak suspects and retained sizes come from ``leakscope leaks`` and
-``leakscope retained`` (issue 15). Their sections are written against the small
-read-only interfaces below (`LeakSuspects`, `RetainedSizes`): any object with
-these attributes fits, so the typed reports of those commands plug in as they
-are when their field names match (they follow the JSON shapes of issue 15),
-or through a few-line adapter when they do not. A field may be missing from
-the data (an unknown holder, no creation sites): the section says so.
+Leak suspects and retained sizes come from the heap dumps of ``leakscope leaks``
+and ``leakscope retained``. Their sections read the small read-only interfaces
+below, not those commands' classes: `leakscope.client.reports.LeaksReport` fits
+`LeakSuspects` as it is; a retained-size treemap needs the objects nested as in
+the dominator tree (`RetainedSizes`), which ``leakscope report`` builds from
+the dump (``RetainedReport`` lists them flat). A missing part (no holder, no
+creation sites) is said in words.
 """
 
 from __future__ import annotations
@@ -99,6 +99,12 @@ class LeakSuspects(Protocol):
     @property
     def suspects(self) -> Sequence[LeakSuspect]: ...
 
+    @property
+    def sites_asked(self) -> bool: ...  # were creation sites recorded over the interval
+
+    @property
+    def note(self) -> str | None: ...  # anything the finder needs said
+
 
 # -- retained sizes (`leakscope retained`) ---------------------------------------------
 
@@ -146,6 +152,28 @@ class RetainedSizes(Protocol):
     def roots(self) -> Sequence[RetainedNode]: ...
 
 
+@dataclass(frozen=True)
+class RetainedObject:
+    """A `RetainedNode` as ``leakscope report`` builds it from a heap dump."""
+
+    type: str
+    id: int
+    size: int
+    retained_size: int
+    retained_count: int
+    children: tuple[RetainedObject, ...] = ()
+
+
+@dataclass(frozen=True)
+class RetainedTree:
+    """`RetainedSizes` as ``leakscope report`` builds it from a heap dump."""
+
+    pid: int
+    total_count: int
+    total_size: int
+    roots: tuple[RetainedObject, ...]
+
+
 # -- the report -------------------------------------------------------------------------
 
 
@@ -163,6 +191,6 @@ class ReportContents:
     interval_s: float | None = None  # --interval, when given
     growth: DiffReport | None = None  # over --interval, or from the oldest file to the newest
     suspects: LeakSuspects | None = None
-    finds_suspects: bool = False  # whether the command could look for suspects at all
+    suspects_note: str | None = None  # why there are no suspects, when the command knows
     retained: RetainedSizes | None = None
     collect_s: float | None = None  # how long collecting the data took

@@ -85,7 +85,7 @@ def header(contents: ReportContents) -> str:
     argv = " ".join(snap.argv) or "?"
     if contents.files:
         count = len(contents.files)
-        source = f"{count} snapshot file{'s' if count > 1 else ''}"
+        source = f"{count} file{'s' if count > 1 else ''} (snapshots, dumps)"
     else:
         source = f"the live process {snap.pid}"
     facts = [f"Python {snap.python or '?'}"]
@@ -95,7 +95,7 @@ def header(contents: ReportContents) -> str:
     if hello is not None and hello.started is not None:
         facts.append(f"started {when(hello.started)}, up {duration(snap.time - hello.started)}")
     else:
-        facts.append("uptime not recorded in snapshot files")
+        facts.append("uptime not recorded in files")
     made = (
         f"Made {when(contents.made)} by leakscope {wire.VERSION} from {source}; "
         f"data of {when(snap.time)}"
@@ -137,36 +137,55 @@ def _verdict_card(memory: MemoryReport | None) -> str:
 
 
 def _grower_card(contents: ReportContents, charts: Charts) -> str:
-    history, growth = contents.history, contents.growth
+    """What grows most, with its growth chart: the top leak suspect when there is one (its
+    count over the history when it is tracked, else at both ends of the interval), else the
+    tracked class that grew most."""
+    history, leaks = contents.history, contents.suspects
+    top = leaks.suspects[0] if leaks is not None and leaks.suspects else None
     if history is not None and len(history.memory) >= 2:
         ranked = history.growth()
-        if ranked and ranked[0][1] > 0:
-            name, delta = ranked[0]
+        name = None
+        if top is not None:
+            counts = history.counts.get(top.kind)
+            name = top.kind if counts and counts[-1] > counts[0] else None
+        elif ranked and ranked[0][1] > 0:
+            name = ranked[0][0]
+        if name is not None:
             counts = history.counts[name]
-            span = history.memory[-1].t - history.memory[0].t
             keep = _thin(len(history.memory), MAX_POINTS)
-            charts["grower"] = {
-                "kind": "lines",
-                "unit": "objects",
-                "compact": True,
-                "t": [round(history.memory[i].t * 1000) for i in keep],
-                "series": [{"name": name, "data": [counts[i] for i in keep], "shown": True}],
-            }
-            body = (
-                chart("grower", f"Live {name} objects over time", 96)
-                + f"<p>{esc(signed_objects(delta))} in {esc(duration(span))}: "
-                f"{esc(objects(counts[0]))} → {esc(objects(counts[-1]))} "
-                '(<a href="#growth">all classes</a>)</p>'
-            )
-            return _card("Grows most", name, body, "grows", name_class="cls")
+            times = [history.memory[i].t for i in keep]
+            what = f"in {len(history.memory):,} history samples"
+            return _grower(charts, name, times, [counts[i] for i in keep], what)
+    if top is not None and leaks is not None:
+        end = contents.snapshot.time
+        what = "by heap dumps at both ends of the interval"
+        times = [end - leaks.interval_s, end]
+        return _grower(charts, top.kind, times, [top.count_before, top.count_after], what)
+    growth = contents.growth
     if growth is not None and growth.rows and growth.rows[0].delta > 0:
         row = growth.rows[0]
-        body = (
-            f"<p>{esc(signed_objects(row.delta))} in {esc(duration(growth.interval_s))}: "
-            f"{esc(objects(row.before))} → {esc(objects(row.after))}.</p>"
-        )
-        return _card("Grows most", row.cls, body, "grows", name_class="cls")
+        times = [growth.before.time, growth.after.time]
+        what = "at both ends of the interval"
+        return _grower(charts, row.cls, times, [row.before, row.after], what)
     return _card("Grows most", "no tracked class grew", "", "no-growth")
+
+
+def _grower(charts: Charts, name: str, times: list[float], counts: list[int], what: str) -> str:
+    charts["grower"] = {
+        "kind": "lines",
+        "unit": "objects",
+        "compact": True,
+        "t": [round(t * 1000) for t in times],
+        "series": [{"name": name, "data": counts, "shown": True}],
+    }
+    body = (
+        chart("grower", f"Live {name} objects, counted {what}", 96)
+        + f"<p>{esc(signed_objects(counts[-1] - counts[0]))} in "
+        f"{esc(duration(times[-1] - times[0]))}: {esc(objects(counts[0]))} → "
+        f"{esc(objects(counts[-1]))}, counted {esc(what)} "
+        '(<a href="#growth">all classes</a>)</p>'
+    )
+    return _card("Grows most", name, body, "grows", name_class="cls")
 
 
 def _suspect_card(contents: ReportContents) -> str:
@@ -194,17 +213,14 @@ def _card(title: str, name: str, body: str, kind: str, name_class: str = "") -> 
 
 
 def _suspects_hint(contents: ReportContents) -> str:
-    if not contents.finds_suspects:
-        return (
-            "Leak suspects (the holder of what grows, its path, its creation sites) come "
-            "from `leakscope leaks`, which this version does not have yet."
-        )
-    if contents.interval_s is None:
-        return (
-            "Run with --interval SECONDS to find leak suspects: what grows over the "
-            "interval, what holds it, and where it is made."
-        )
-    return "Nothing grew over the interval in a way that names a suspect."
+    if contents.suspects is not None:
+        return "Nothing grew over the interval in a way that names a suspect."
+    if contents.suspects_note:
+        return contents.suspects_note
+    return (
+        "Run with --interval SECONDS to find leak suspects: what grows over the "
+        "interval, what holds it, and where it is made (with --sites)."
+    )
 
 
 # -- growth ----------------------------------------------------------------------------
@@ -214,7 +230,17 @@ def growth(contents: ReportContents, charts: Charts) -> Section:
     """Counts per class and memory over time (the agent's history), and growth over the
     interval or between the files."""
     parts = []
-    history = contents.history
+    history, leaks = contents.history, contents.suspects
+    top = leaks.suspects[0].kind if leaks is not None and leaks.suspects else None
+    if top is not None and history is not None and top not in history.counts and "." in top:
+        parts.append(
+            note(
+                f"{top} is not tracked, so the history has no count of it: `leakscope track "
+                f"{top.rsplit('.', 1)[-1]} --pid {contents.snapshot.pid}` tracks it from now "
+                "on (its count, ages and, with --sites, creation sites).",
+                "hint",
+            )
+        )
     if history is not None and len(history.memory) >= 2:
         parts.append(_history_charts(history, charts))
     elif history is not None:
@@ -237,7 +263,28 @@ def _thin(n: int, limit: int) -> list[int]:
 def _history_charts(history: HistoryTable, charts: Charts) -> str:
     keep = _thin(len(history.memory), MAX_POINTS)
     times = [round(history.memory[i].t * 1000) for i in keep]
+    memory_series = []
+    for label, attr, shown_first in (
+        ("RSS", "rss", True),
+        ("Python objects", "python_objects_bytes", True),
+        ("USS", "uss", False),
+        ("pymalloc: free in arenas", "pymalloc_free", False),
+        ("glibc malloc: free but held", "malloc_free_held", False),
+    ):
+        values = [getattr(history.memory[i], attr) for i in keep]
+        if any(v is not None for v in values):
+            memory_series.append({"name": label, "data": values, "shown": shown_first})
+    charts["memory"] = {"kind": "lines", "unit": "bytes", "t": times, "series": memory_series}
+    memory_chart = chart(
+        "memory", "Process memory (RSS) against memory held by live Python objects", 300
+    )
+    span = history.memory[-1].t - history.memory[0].t
+    intro = f"{len(history.memory):,} samples over {duration(span)}" + (
+        f", one every {duration(history.interval_s)}." if history.interval_s else "."
+    )
     ranked = history.growth()
+    if not ranked:
+        return note(f"{intro} No tracked class had live objects.") + memory_chart
     drawn = ranked[:MAX_SERIES]
     growing = [name for name, delta in drawn if delta > 0][:SHOWN_SERIES]
     shown = set(growing or [name for name, _ in drawn[:SHOWN_SERIES]])
@@ -254,30 +301,12 @@ def _history_charts(history: HistoryTable, charts: Charts) -> str:
             for name, _ in drawn
         ],
     }
-    memory_series = []
-    for label, attr, shown_first in (
-        ("RSS", "rss", True),
-        ("Python objects", "python_objects_bytes", True),
-        ("USS", "uss", False),
-        ("pymalloc: free in arenas", "pymalloc_free", False),
-        ("glibc malloc: free but held", "malloc_free_held", False),
-    ):
-        values = [getattr(history.memory[i], attr) for i in keep]
-        if any(v is not None for v in values):
-            memory_series.append({"name": label, "data": values, "shown": shown_first})
-    charts["memory"] = {"kind": "lines", "unit": "bytes", "t": times, "series": memory_series}
-    span = history.memory[-1].t - history.memory[0].t
-    more = len(ranked) - len(shown)
-    intro = (
-        f"{len(history.memory):,} samples over {duration(span)}"
-        + (f", one every {duration(history.interval_s)}" if history.interval_s else "")
-        + f". Drawn: the {len(shown)} classes that grew most"
-        + (
-            f"; click a name in the legend to draw any of {min(more, MAX_SERIES - len(shown))} "
-            "more (every class is in the table)."
-            if more > 0
-            else "."
-        )
+    more = len(drawn) - len(shown)
+    intro += f" Drawn: the {len(shown)} classes that grew most" + (
+        f"; click a name in the legend to draw any of {more} more "
+        "(every class is in the table below)."
+        if more > 0
+        else "."
     )
     rows = []
     for name, delta in ranked:
@@ -301,7 +330,7 @@ def _history_charts(history: HistoryTable, charts: Charts) -> str:
     return (
         note(intro)
         + chart("growth", "Live objects per class over time", 360)
-        + chart("memory", "Process memory (RSS) against memory held by live Python objects", 300)
+        + memory_chart
         + "<h3>Every class over the history</h3>"
         + table("table-history", columns, rows)
     )
@@ -380,12 +409,14 @@ def suspects(contents: ReportContents, charts: Charts) -> Section:
 def suspects_body(leaks: LeakSuspects, charts: Charts) -> str:
     """The suspects of one `leakscope leaks` answer."""
     parts = [note(f"Over {duration(leaks.interval_s)} in process {leaks.pid}, most likely first.")]
+    if leaks.note:
+        parts.append(note(leaks.note, "warning"))
     for n, suspect in enumerate(leaks.suspects, 1):
-        parts.append(_suspect(n, suspect, charts))
+        parts.append(_suspect(n, suspect, leaks.sites_asked, charts))
     return "".join(parts)
 
 
-def _suspect(n: int, s: LeakSuspect, charts: Charts) -> str:
+def _suspect(n: int, s: LeakSuspect, sites_asked: bool, charts: Charts) -> str:
     head = (
         f'<h3><span class="cls">{esc(s.kind)}</span> '
         f'<span class="delta">{esc(signed_objects(s.count_delta))}, '
@@ -428,8 +459,10 @@ def _suspect(n: int, s: LeakSuspect, charts: Charts) -> str:
             for site in s.sites
         ]
         parts.append(table(f"table-sites-{n}", columns, rows, "Where they were made"))
+    elif sites_asked:
+        parts.append(note("No creation site was recorded for the new ones."))
     else:
-        parts.append(note("No creation sites recorded (leakscope leaks --sites records them)."))
+        parts.append(note("Run with --sites to record where they are made."))
     parts.append("</article>")
     return "".join(parts)
 
@@ -675,7 +708,7 @@ def about(contents: ReportContents) -> Section:
     items = [f"Command: <code>{esc(contents.command)}</code>"]
     if contents.files:
         files = ", ".join(os.path.basename(f) for f in contents.files)
-        items.append(f"Read from snapshot files: {esc(files)}")
+        items.append(f"Read from files: {esc(files)}")
     else:
         items.append(f"Asked the agent of process {contents.snapshot.pid} over its Unix socket.")
     if contents.snapshot.collected:
