@@ -137,6 +137,10 @@ def suspects(
         kind = names[k]
         members = np.flatnonzero(fresh[:n] & (after.types == k))
         holder = _holder(after, old_holder[members]) if len(members) else None
+        if len(members) and (holder is None or holder.id == 0 or holder.share < 0.5):
+            # No one object dominates them (several roots reach them): the holder is then
+            # the first old object on their paths from the roots.
+            holder = _holder(after, _first_old_on_paths(after, fresh, members)) or holder
         found = (sites or {}).get(kind) or {}
         site_rows = tuple(
             LeakSite(str(r.get("site", "?")), str(r.get("function", "")), int(r.get("count", 0)))
@@ -155,6 +159,38 @@ def suspects(
         )
         out.append(_with_finding(suspect, interval_s))
     return tuple(out)
+
+
+def _first_old_on_paths(graph: HeapGraph, fresh: Any, members: Any) -> Any:
+    """For each member, the first object that is not new on its way up its path from a
+    root (the breadth-first tree of `HeapGraph.path`); -1 where none is found."""
+    np, _ = require()
+    dom = graph.dominators
+    dom.chain(int(members[0]))  # makes the breadth-first parents
+    parents = dom._parents
+    nodes = members.copy()
+    # Peeled members have one referrer: their immediate dominator, until a node that is
+    # in the reduced graph (shared leaves have no single way up: left out).
+    for _ in range(64):
+        down = ~dom.alive[nodes] & ~dom.shared[nodes] & fresh[nodes]
+        if not down.any():
+            break
+        nodes = np.where(down, dom.idom[nodes], nodes)
+    out = np.full(len(nodes), -1, np.int64)
+    done = ~fresh[nodes]
+    out[done] = nodes[done]
+    live = ~done & dom.alive[nodes]
+    cur = np.where(live, dom.renumber[nodes], -1)
+    for _ in range(10_000):
+        going = live & ~done & (cur >= 0)
+        if not going.any():
+            break
+        cur = np.where(going, parents[np.maximum(cur, 0)], cur)
+        node = np.where(cur >= 0, dom.kept[np.maximum(cur, 0)], -1)
+        hit = going & (node >= 0) & ~fresh[np.maximum(node, 0)]
+        out[hit] = node[hit]
+        done |= hit
+    return out
 
 
 def _holder(graph: HeapGraph, holders: Any) -> LeakHolder | None:

@@ -509,7 +509,7 @@ class GraphDump:
         hidden = _HIDDEN_DICT_OFFSET is not None and _FLAGS.__get__(cls) & _MANAGED_DICT
         tick = self.pacer.tick
         for at, obj in enumerate(objects):
-            if at & 1023 == 1023:
+            if at & 255 == 255:
                 tick()
             refs = get_referents(obj)
             if hidden:
