@@ -21,7 +21,7 @@ from leakscope.cli.options import Seconds, connector, target_options
 if TYPE_CHECKING:
     from leakscope.client.analysis.heapgraph import HeapGraph
     from leakscope.client.api import Client
-    from leakscope.client.reports import LeaksReport, Snapshot
+    from leakscope.client.reports import HeapReport, LeaksReport, Snapshot
     from leakscope.render.report import ReportContents, RetainedTree
 
 
@@ -222,14 +222,31 @@ def _when(item: Any) -> float:
 
 def _dump_snapshot(graph: HeapGraph) -> Snapshot:
     """What a heap dump tells of the process: who and when, and its heap by type."""
-    from leakscope.client.analysis.suspects import kind_totals
-    from leakscope.client.reports import HeapReport, HeapRow, PrefsReport, Snapshot
+    from leakscope.client.reports import PrefsReport, Snapshot
 
     meta = graph.dump.meta
+    when = _when(graph.dump)
+    return Snapshot(
+        pid=graph.dump.pid,
+        time=when,
+        host=str(meta.get("host", "")),
+        version=str(meta.get("leakscope_version", "?")),
+        argv=tuple(str(a) for a in meta.get("argv") or ()),
+        python=None if meta.get("python") is None else str(meta.get("python")),
+        prefs=PrefsReport(pid=graph.dump.pid, time=when, rows=()),
+        heap=_heap_by_type(graph),
+    )
+
+
+def _heap_by_type(graph: HeapGraph) -> HeapReport:
+    """A heap dump's objects partitioned by type, as a census would count them."""
+    from leakscope.client.analysis.suspects import kind_totals
+    from leakscope.client.reports import HeapReport, HeapRow
+
     counts, sizes = kind_totals(graph)
     rows = sorted((HeapRow(k, counts[k], sizes[k]) for k in counts), key=lambda r: -r.size)
     summary = graph.dump.summary
-    heap = HeapReport(
+    return HeapReport(
         pid=graph.dump.pid,
         partition="type",
         of=None,
@@ -241,17 +258,6 @@ def _dump_snapshot(graph: HeapGraph) -> Snapshot:
         backend="dump",
         rows=tuple(rows),
     )
-    when = _when(graph.dump)
-    return Snapshot(
-        pid=graph.dump.pid,
-        time=when,
-        host=str(meta.get("host", "")),
-        version=str(meta.get("leakscope_version", "?")),
-        argv=tuple(str(a) for a in meta.get("argv") or ()),
-        python=None if meta.get("python") is None else str(meta.get("python")),
-        prefs=PrefsReport(pid=graph.dump.pid, time=when, rows=()),
-        heap=heap,
-    )
 
 
 def _from_process(
@@ -262,24 +268,30 @@ def _from_process(
     with_heap: bool,
     command: str,
 ) -> ReportContents:
+    from dataclasses import replace
+
     from leakscope.client.analysis.diff import diff_snapshots
     from leakscope.client.errors import ExitCode, LeakscopeError
     from leakscope.render.report import ReportContents
 
     link = connector()
-    suspects = retained = note = None
+    suspects = retained = None
+    note = _missing_analysis() if interval is not None else None
+    # With the dumps of --interval, the heap by type comes from them: no census of its own.
+    dumping = interval is not None and note is None
     with link.connect(pid, timeout) as client:
-        first = _snapshot(client, with_heap)
-        if interval is not None:
-            try:
-                suspects, retained = _watch(client, interval, sites)
-            except _NoAnalysis as exc:
-                note = f"No leak suspects or retained sizes: {exc}."
-                _say(f"watching process {first.pid} for {interval:g} s...")
-                time.sleep(interval)
-            last = _snapshot(client, with_heap)
-        else:
+        first = _snapshot(client, with_heap and not dumping)
+        if interval is None:
             last = first
+        elif dumping:
+            suspects, retained, (before, after) = _watch(client, interval, sites)
+            last = _snapshot(client, False)
+            if with_heap:
+                first, last = replace(first, heap=before), replace(last, heap=after)
+        else:
+            _say(f"watching process {first.pid} for {interval:g} s...")
+            time.sleep(interval)
+            last = _snapshot(client, with_heap)
         hello = client.hello
         history = history_note = None
         try:
@@ -316,8 +328,18 @@ def _snapshot(client: Client, with_heap: bool) -> Snapshot:
     return snap
 
 
-class _NoAnalysis(Exception):
-    """The analysis extra (numpy, igraph) is not installed."""
+def _missing_analysis() -> str | None:
+    """Why leak suspects cannot be found here (numpy or igraph missing), or None."""
+    from leakscope.client.analysis.heapgraph import require
+    from leakscope.client.errors import ExitCode, LeakscopeError
+
+    try:
+        require()
+    except LeakscopeError as exc:
+        if exc.code != ExitCode.NEEDS_EXTRA:
+            raise
+        return f"No leak suspects or retained sizes: {exc.message}."
+    return None
 
 
 #: Suspects shown, and objects of the retained-size treemap.
@@ -325,20 +347,14 @@ SUSPECTS = 5
 RETAINED_OBJECTS = 60
 
 
-def _watch(client: Client, interval: float, sites: bool) -> tuple[LeaksReport, RetainedTree]:
+def _watch(
+    client: Client, interval: float, sites: bool
+) -> tuple[LeaksReport, RetainedTree, tuple[HeapReport, HeapReport]]:
     """Two heap dumps *interval* apart (creation sites traced meanwhile with *sites*), as
-    `leakscope leaks` takes them: the leak suspects, and the retained sizes of the second."""
+    `leakscope leaks` takes them: the leak suspects, the retained sizes of the second, and
+    the heap by type of each."""
     from leakscope.client import dumps
-    from leakscope.client.errors import ExitCode, LeakscopeError
-
-    try:
-        from leakscope.client.analysis.heapgraph import HeapGraph, require
-
-        require()
-    except LeakscopeError as exc:
-        if exc.code != ExitCode.NEEDS_EXTRA:
-            raise
-        raise _NoAnalysis(exc.message) from None
+    from leakscope.client.analysis.heapgraph import HeapGraph
     from leakscope.client.analysis.suspects import suspects
     from leakscope.client.reports import LeaksReport
 
@@ -361,7 +377,7 @@ def _watch(client: Client, interval: float, sites: bool) -> tuple[LeaksReport, R
     if sites and not traced:
         note = "tracemalloc was already on in the program: its traces were used"
     report = LeaksReport(client.pid, interval, found, sites_asked=sites, note=note)
-    return report, _retained_tree(after)
+    return report, _retained_tree(after), (_heap_by_type(before), _heap_by_type(after))
 
 
 def _retained_tree(graph: HeapGraph) -> RetainedTree:
