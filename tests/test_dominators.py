@@ -178,3 +178,23 @@ def test_paths_name_the_edges() -> None:
     path = graph.path(node)
     assert path.root == "module m"
     assert [(e.label, e.to_kind) for e in path.edges] == [(".x", "Node"), (".x", "Node")]
+
+
+def test_shared_leaf_whose_way_up_passes_a_shared_node() -> None:
+    # Z (shared by c1 and c2) is the one referrer of W; L is shared by W and d. Peeled
+    # leaves first: L, then W and d, then Z. L's dominator is a, above Z.
+    edges = {
+        "a": ["c", "e", "d"],
+        "c": ["z"],
+        "e": ["z"],
+        "z": ["w"],
+        "w": ["l"],
+        "d": ["l"],
+    }
+    dump = make_dump(edges, roots=["a"])
+    got = retained_of(dump)
+    assert got["a"] == total(dump, "acedzwl")
+    assert got["z"] == total(dump, "zw")
+    assert got["w"] == total(dump, "w")
+    assert got["d"] == total(dump, "d")
+    assert got["l"] == total(dump, "l")

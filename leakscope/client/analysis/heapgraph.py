@@ -329,21 +329,21 @@ class Dominators:
         self.kept, self.renumber, self.graph_r = kept, renumber, graph_r
         self._parents: Any = None
         # Leaves with several referrers hang below the nearest common dominator of their
-        # referrers (their lowest common ancestor in the tree of the others): first those
-        # whose referrers all have their place in the tree, then the next ones...
+        # referrers (their lowest common ancestor in the tree of the others). A leaf peeled
+        # in round r needs the leaves of later rounds settled first, when those are
+        # "internal" (they were the one referrer of a node peeled before them, so they are
+        # on its way up): one pass per round that has internal shared leaves, latest first.
+        outdeg = np.bincount(src, minlength=total)
+        internal_rounds = np.unique(self.rounds[shared & (outdeg > 0)])[::-1]
         waiting = shared.copy()
-        while waiting.any():
-            self.idom[waiting] = S
+        self.idom[waiting] = S
+        for floor in [*internal_rounds.tolist(), -1]:
+            ready = waiting & (self.rounds >= floor)
+            if not ready.any():
+                continue
             self._sums(np)
-            into = waiting[dst]
-            s_in, d_in = src[into], dst[into]
-            blocked = np.zeros(total, bool)
-            blocked[d_in[waiting[s_in]]] = True
-            ready = waiting & ~blocked
-            if not ready.any():  # cannot happen (leaves were peeled in rounds); stay safe
-                ready = waiting
-            pick = ready[d_in]
-            self._common_dominators(np, s_in[pick], d_in[pick])
+            into = ready[dst]
+            self._common_dominators(np, src[into], dst[into])
             waiting &= ~ready
         del src, dst
         self._sums(np)
@@ -357,10 +357,11 @@ class Dominators:
         (nodes left for the general algorithm, shared leaves)."""
         alive = np.ones(total, bool)
         shared = np.zeros(total, bool)
+        self.rounds = np.full(total, -1, np.int64)  # the round each node was peeled in
         live_edge = np.ones(len(src), bool)
         fixed = np.zeros(total, bool)
         fixed[self.graph.S :] = True
-        for _ in range(32):
+        for round_number in range(32):
             s, d = src[live_edge], dst[live_edge]
             indeg = np.bincount(d, minlength=total)
             outdeg = np.bincount(s, minlength=total)
@@ -373,6 +374,7 @@ class Dominators:
             self.idom[d[into]] = s[into]
             shared |= several
             gone = single | several
+            self.rounds[gone] = round_number
             alive &= ~gone
             live_edge[live_edge] = ~gone[d]
             if gone.sum() < 0.001 * alive.sum():
