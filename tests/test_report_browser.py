@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.conftest import REPO, run_cli
 from tests.test_report import HOSTILE_NAME, LEAKING_CLASS, start_leaky_app
 
 CHROMIUM = "/usr/bin/chromium"
@@ -352,3 +353,47 @@ def test_suspects_and_retained_in_the_browser(browser, target_factory, tmp_path)
     assert "list" in " ".join(found["chart-retained"]["texts"])
     assert_sorts(browser, "table-retained", "Retained size")
     screenshots(browser, tmp_path / "screens-suspects")
+
+
+def test_flask_leak_on_the_first_screen(browser, tmp_path):
+    """The Flask app of `leakscope leaks`'s test, under `leakscope run`, leaking a plain
+    class: the report names it, draws its growth and shows its holder on the first screen."""
+    pytest.importorskip("flask")
+    from tests.test_leaks_apps import FlaskRun
+
+    app = FlaskRun(tmp_path)
+    try:
+        pid = app.agent_pid()
+        app.wait_up()
+        threading.Thread(target=app.load, daemon=True).start()
+        time.sleep(1.0)
+        out = tmp_path / "flask.html"
+        result = run_cli(
+            "report", "--pid", str(pid), "-o", str(out), "--interval", "5", "--sites",
+            env={"LEAKSCOPE_SOCKET_DIR": app.env["LEAKSCOPE_SOCKET_DIR"]}, timeout=240,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+    finally:
+        app.close()
+    assert app.requests > 50
+    loaded = open_report(browser, out)
+    assert_offline(loaded)
+    found = charts(browser)
+    assert_drawn(found, {"chart-grower", "chart-path-1", "chart-retained", "chart-heap"})
+    card = browser.find_element(By.CSS_SELECTOR, ".card.suspect")
+    assert card.find_element(By.CSS_SELECTOR, ".card-name").text == "audit.AuditEvent"
+    path = card.find_element(By.CSS_SELECTOR, ".path-text").text
+    assert path.endswith(" → .audit → audit._Audit → .pending → list"), path
+    assert path.split(" → ")[0] in ("module audit", "module __main__")
+    assert browser.find_element(By.CSS_SELECTOR, ".card.grows .card-name").text == (
+        "audit.AuditEvent"
+    )
+    for css in (".card.suspect .card-name", ".card.suspect .path-text", "#chart-grower svg"):
+        on_first_screen(browser, css)
+    line = next(
+        i
+        for i, text in enumerate((REPO / "tests/flask_app/app.py").read_text().splitlines(), 1)
+        if "event = AuditEvent(" in text
+    )
+    assert f"flask_app/app.py:{line}" in browser.find_element(By.ID, "suspect-1").text
+    screenshots(browser, tmp_path / "screens-flask")

@@ -302,7 +302,8 @@ def _history_charts(history: HistoryTable, charts: Charts) -> str:
         ],
     }
     more = len(drawn) - len(shown)
-    intro += f" Drawn: the {len(shown)} classes that grew most" + (
+    drawn_what = "the class" if len(shown) == 1 else f"the {len(shown)} classes"
+    intro += f" Drawn: {drawn_what} that grew most" + (
         f"; click a name in the legend to draw any of {more} more "
         "(every class is in the table below)."
         if more > 0
