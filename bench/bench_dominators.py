@@ -54,8 +54,9 @@ def make_graphs(n: int, out: str) -> dict:
         answer = walk.next_chunk()
         types.update({i: t for i, t in answer["types"]})
         labels.update({i: t for i, t in answer["labels"]})
-        data = base64.b64decode(answer["data"])
-        chunks.append(Chunk(data, *(answer[k] for k in _CHUNK_KEYS)))
+        for part in answer["chunks"]:
+            data = base64.b64decode(part["data"])
+            chunks.append(Chunk(data, *(part[k] for k in _CHUNK_KEYS)))
         if answer["done"]:
             break
     dump = Dump(

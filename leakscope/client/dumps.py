@@ -124,13 +124,16 @@ def take(
     try:
         while True:
             answer = client.call("dump_next", cursor)
-            chunk = _chunk(client, answer)
+            if not isinstance(answer, dict) or not isinstance(answer.get("chunks"), list):
+                raise _incompatible(client, "no chunks")
             for index, name in answer.get("types") or ():
                 types[int(index)] = str(name)
             for index, text in answer.get("labels") or ():
                 labels[int(index)] = str(text)
-            chunks.append(chunk)
-            count += chunk.nodes
+            for part in answer["chunks"]:
+                chunk = _chunk(client, part)
+                chunks.append(chunk)
+                count += chunk.nodes
             if progress is not None:
                 progress(count)
             if answer.get("done"):

@@ -69,7 +69,7 @@ class HeapGraph:
         self.shift = int(dump.meta.get("label_shift", 29))
         order = "<" if dump.meta.get("byteorder") == "little" else ">"
         parts: dict[str, list[Any]] = {k: [] for k in ("ids", "types", "sizes", "counts")}
-        parts.update(targets=[], labels=[], valued=[], lengths=[])
+        parts.update(targets=[], labels=[], groups=[])
         blobs: list[bytes] = []
         offset = 0
         for number, chunk in enumerate(dump.chunks):
@@ -88,17 +88,18 @@ class HeapGraph:
                 ("counts", "i4", n),
                 ("targets", "i8", e),
                 ("labels", "u4", e),
-                ("valued", "i4", v),
-                ("lengths", "i4", v),
+                ("groups", "i4", 2 * v),
             ):
                 width = int(dtype[1])
                 array = np.frombuffer(raw, order + dtype, count, at)
                 at += width * count
-                if key == "valued":
-                    array = array.astype(np.int64) + offset
+                if key == "groups":
+                    array = array.astype(np.int64).reshape(-1, 2)
+                    array = np.column_stack([array[:, 0] + offset, array[:, 1]])
                 parts[key].append(array)
             blobs.append(raw[at:])
             offset += n
+        groups = np.concatenate(parts.pop("groups")) if dump.chunks else np.zeros((0, 2), "i8")
         joined = {k: np.concatenate(v) if v else np.zeros(0, "i8") for k, v in parts.items()}
         self.n = n = int(len(joined["ids"]))
         self.ids = joined["ids"].astype(np.int64)
@@ -114,12 +115,16 @@ class HeapGraph:
         self.offsets = np.zeros(n + 1, np.int64)
         np.cumsum(counts, out=self.offsets[1:])
         self.labels = joined["labels"].astype(np.uint32)
+        # Values: each ended by NUL, in groups of consecutive nodes (first, count).
         self.value_blob = b"".join(blobs)
-        lengths = joined["lengths"].astype(np.int64)
-        starts = np.zeros(len(lengths) + 1, np.int64)
-        np.cumsum(lengths, out=starts[1:])
+        ends = np.flatnonzero(np.frombuffer(self.value_blob, np.uint8) == 0)
+        starts = np.concatenate([[0], ends + 1])
+        firsts, sizes = groups[:, 0], groups[:, 1]
+        valued = np.repeat(firsts - np.cumsum(sizes) + sizes, sizes) + np.arange(int(sizes.sum()))
+        if len(valued) != len(ends) or (len(valued) and (valued.min() < 0 or valued.max() >= n)):
+            raise _bad(source, "its values disagree with its nodes")
         self.value_slot = np.full(n, -1, np.int64)
-        self.value_slot[joined["valued"]] = np.arange(len(lengths))
+        self.value_slot[valued] = np.arange(len(valued))
         self.value_starts = starts
         # Edge targets are ids: map them to nodes (an id the dump has no node for, an
         # object made or freed while the walk ran, is -1).
@@ -158,13 +163,10 @@ class HeapGraph:
         slot = int(self.value_slot[node])
         if slot < 0:
             return None
-        raw = self.value_blob[int(self.value_starts[slot]) : int(self.value_starts[slot + 1])]
-        kind = self.type_of(node)
-        if kind == "str":
+        raw = self.value_blob[int(self.value_starts[slot]) : int(self.value_starts[slot + 1]) - 1]
+        if self.type_of(node) == "str":
             return repr(raw.decode("utf-8", "surrogatepass"))
-        if kind == "bytes":
-            return repr(bytes(raw))
-        return raw.decode("ascii", "replace")
+        return raw.decode("ascii", "replace")  # numbers, and bytes kept as their repr
 
     def short(self, node: int, limit: int = 60) -> str:
         """A key or value as a label shows it: its bounded value, or ``<type>``."""
@@ -319,7 +321,10 @@ class Dominators:
         renumber[kept] = np.arange(len(kept))
         edge_ok = alive[src] & alive[dst]
         rs, rd = renumber[src[edge_ok]], renumber[dst[edge_ok]]
-        graph_r = ig.Graph(n=len(kept), edges=np.column_stack([rs, rd]), directed=True)
+        # (python-igraph converts a list of pairs about twice as fast as a numpy array)
+        pairs = list(zip(rs.tolist(), rd.tolist(), strict=True))
+        graph_r = ig.Graph(n=len(kept), edges=pairs, directed=True)
+        del pairs
         del rs, rd, edge_ok
         self._held_by_c(np, graph_r, renumber, kept)
         idom_r = np.asarray(graph_r.dominator(int(renumber[S]), mode="out"), np.int64)
@@ -329,22 +334,13 @@ class Dominators:
         self.kept, self.renumber, self.graph_r = kept, renumber, graph_r
         self._parents: Any = None
         # Leaves with several referrers hang below the nearest common dominator of their
-        # referrers (their lowest common ancestor in the tree of the others). A leaf peeled
-        # in round r needs the leaves of later rounds settled first, when those are
-        # "internal" (they were the one referrer of a node peeled before them, so they are
-        # on its way up): one pass per round that has internal shared leaves, latest first.
-        outdeg = np.bincount(src, minlength=total)
-        internal_rounds = np.unique(self.rounds[shared & (outdeg > 0)])[::-1]
-        waiting = shared.copy()
-        self.idom[waiting] = S
-        for floor in [*internal_rounds.tolist(), -1]:
-            ready = waiting & (self.rounds >= floor)
-            if not ready.any():
-                continue
+        # referrers: their lowest common ancestor in the tree of all the others, which is
+        # complete now (no shared leaf lies on anyone's way up: see `_peel`).
+        if shared.any():
+            self.idom[shared] = S
             self._sums(np)
-            into = ready[dst]
+            into = shared[dst]
             self._common_dominators(np, src[into], dst[into])
-            waiting &= ~ready
         del src, dst
         self._sums(np)
 
@@ -352,29 +348,29 @@ class Dominators:
 
     def _peel(self, np: Any, src: Any, dst: Any, total: int) -> tuple[Any, Any]:
         """Peel off leaves (nodes that refer to nothing left), recursively: a leaf with one
-        referrer is immediately dominated by it; one with several ("shared") dominates
-        nothing, so it changes no other node's dominator and waits for the end. Returns
-        (nodes left for the general algorithm, shared leaves)."""
+        referrer is immediately dominated by it; one with several ("shared") that refers to
+        nothing at all dominates nothing, so it changes no other node's dominator and waits
+        for the end. (A shared node that referred to peeled nodes stays: it may be on their
+        way up.) Returns (nodes left for the general algorithm, shared leaves)."""
         alive = np.ones(total, bool)
         shared = np.zeros(total, bool)
-        self.rounds = np.full(total, -1, np.int64)  # the round each node was peeled in
         live_edge = np.ones(len(src), bool)
         fixed = np.zeros(total, bool)
         fixed[self.graph.S :] = True
-        for round_number in range(32):
+        childless = np.bincount(src, minlength=total) == 0
+        for _ in range(32):
             s, d = src[live_edge], dst[live_edge]
             indeg = np.bincount(d, minlength=total)
             outdeg = np.bincount(s, minlength=total)
             leaf = alive & ~fixed & (outdeg == 0)
             single = leaf & (indeg == 1)
-            several = leaf & (indeg > 1)
+            several = leaf & (indeg > 1) & childless
             if not (single.any() or several.any()):
                 break
             into = single[d]
             self.idom[d[into]] = s[into]
             shared |= several
             gone = single | several
-            self.rounds[gone] = round_number
             alive &= ~gone
             live_edge[live_edge] = ~gone[d]
             if gone.sum() < 0.001 * alive.sum():

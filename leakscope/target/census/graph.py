@@ -40,8 +40,9 @@ byte order, of these arrays back to back (counts are in the chunk's answer)::
     node sizes    int64  x nodes      edge counts  int32 x nodes
     edge targets  int64  x edges      (ids: the client maps them to nodes)
     edge labels   uint32 x edges
-    valued nodes  int32  x values     (position of the node in this chunk)
-    value lengths int32  x values     value bytes  (UTF-8, surrogates passed through)
+    value groups  int32 x 2 x groups  (first node of the group in this chunk, count)
+    value bytes   each value ended by NUL (UTF-8, surrogates passed through; a NUL
+                  inside a string is written \\x00; bytes are kept as their repr)
 
 Memory: the target never holds a Python object per edge beyond the chunk being packed. What
 the dump adds while it runs is the census's own (8 bytes per GC-tracked object for the
@@ -58,6 +59,7 @@ import base64
 import contextlib
 import gc
 import sys
+import threading
 import time
 import types
 import zlib
@@ -103,6 +105,8 @@ _MANAGED_DICT = 1 << 4
 _MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
 _LEAF, _SEQUENCE, _DICT, _SET, _CODE, _INSTANCE, _OTHER = range(7)
 _GETATTR = object.__getattribute__
+#: One instance in this many is checked against its class's plan on the fast path.
+_CHECK_EVERY = 16
 _HEAPTYPE = 1 << 9
 _CONTAINER_BASES = (dict, list, tuple, set, frozenset, deque, type, BaseException)
 _VALUE_TYPES = (str, bytes, int, float)
@@ -132,12 +136,11 @@ class _Out:
         self.counts = array("i")
         self.targets = array("q")
         self.labels = array("I")
-        self.valued = array("i")
-        self.lengths = array("i")
+        self.valued = array("i")  # (first node, count) per group of values
         self.blob = bytearray()
 
     def packed_size(self) -> int:
-        return 24 * len(self.ids) + 12 * len(self.targets) + 8 * len(self.valued) + len(self.blob)
+        return 24 * len(self.ids) + 12 * len(self.targets) + 4 * len(self.valued) + len(self.blob)
 
     def payload(self) -> bytes:
         parts = (
@@ -148,7 +151,6 @@ class _Out:
             self.targets,
             self.labels,
             self.valued,
-            self.lengths,
         )
         return b"".join([*(part.tobytes() for part in parts), bytes(self.blob)])
 
@@ -170,6 +172,7 @@ class GraphDump:
             )
         self.max_objects = max_objects
         self.value_chars = value_chars
+        self._slice = slice(0, value_chars)
         self.pacer = Pacer(started=started)
         self.sizer = Sizer()
         self.labeller = Labeller(tick=self.pacer.tick)
@@ -185,7 +188,9 @@ class GraphDump:
         self._new_labels: list[list[Any]] = []
         self._roles: dict[type, int] = {}
         self._plans: dict[tuple[type, int], tuple[tuple[str, ...], tuple[int, ...], array]] = {}
+        self._doubted: set[tuple[type, int]] = set()
         self._out = _Out()
+        self._pending: _Packing | None = None
         self.roots, extra = _roots()
         self._gen: Iterator[None] | None = self._walk(tracked, extra)
         del tracked, extra
@@ -204,42 +209,36 @@ class GraphDump:
         }
 
     def next_chunk(self) -> dict[str, Any]:
-        """Walk on until a chunk is full (or the heap is done); the chunk as plain data."""
+        """Walk on until a chunk is full (or the heap is done); the chunks ready, as plain data.
+
+        Compression runs in a helper thread while the walk goes on (zlib drops the GIL): a
+        call answers with the chunk packed by the call before, so the first answer has no
+        chunk and the last may have two."""
         self.touched = time.monotonic()
         gen = self._gen
         if gen is None:
             raise Refused("bad-argument", "the dump is over")
         out = self._out
+        pending, self._pending = self._pending, None
+        # The host ran freely since the last call: that gap is no pause of ours.
+        self.pacer.last_break = time.perf_counter()
         for _ in gen:
             if out.packed_size() >= CHUNK_BYTES:
                 break
         else:
             self.done = True
             self._gen = None
-        return self._flush()
-
-    def close(self) -> None:
-        """Drop the walk and everything it holds."""
-        gen, self._gen = self._gen, None
-        if gen is not None:
-            gen.close()
-        self._out = _Out()
-        self._type_ids.clear()
-
-    def _flush(self) -> dict[str, Any]:
-        out, self._out = self._out, _Out()
-        payload = out.payload()
-        # zlib drops the GIL while it compresses: the host's threads run meanwhile.
-        packed = zlib.compress(payload, 1)
+        self.pacer.tick()  # the stretch since the last break counts, the join below does not
+        chunks = [pending.result()] if pending is not None else []
+        fresh, self._out = self._out, _Out()
+        if self.done:
+            if fresh.ids:
+                chunks.append(_Packing(fresh).result())
+        else:
+            self._pending = _Packing(fresh, background=True)
         answer: dict[str, Any] = {
             "seq": self.seq,
-            "nodes": len(out.ids),
-            "edges": len(out.targets),
-            "values": len(out.valued),
-            "value_bytes": len(out.blob),
-            "raw_bytes": len(payload),
-            "crc32": zlib.crc32(packed),
-            "data": base64.b64encode(packed).decode("ascii"),
+            "chunks": chunks,
             "types": self._new_types,
             "labels": self._new_labels,
             "done": self.done,
@@ -255,6 +254,17 @@ class GraphDump:
                 "max_pause_s": round(pause, 6),
             }
         return answer
+
+    def close(self) -> None:
+        """Drop the walk and everything it holds."""
+        gen, self._gen = self._gen, None
+        if gen is not None:
+            gen.close()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
+        self._out = _Out()
+        self._type_ids.clear()
 
     # -- tables --------------------------------------------------------------------------
 
@@ -409,34 +419,56 @@ class GraphDump:
             tick()
 
     def _values(self, cls: type, objects: list, first: int) -> None:
+        """One group of values: its first node and count, and the values, each ended by NUL."""
         out = self._out
-        limit = self.value_chars
         if cls is str:
-            texts = [s[:limit].encode("utf-8", "surrogatepass") for s in objects]
+            text = "\0".join(map(getitem, objects, repeat(self._slice)))
+            if text.count("\0") != len(objects) - 1:  # a NUL inside a value: spell it out
+                sliced = map(getitem, objects, repeat(self._slice))
+                text = "\0".join(map(str.replace, sliced, repeat("\0"), repeat("\\x00")))
+            blob = text.encode("utf-8", "surrogatepass")
         elif cls is bytes:
-            texts = [b[:limit] for b in objects]
+            blob = "\0".join(map(repr, map(getitem, objects, repeat(self._slice)))).encode()
+        elif cls is int and max(map(int.bit_length, objects)) < 256:
+            blob = "\0".join(map(repr, objects)).encode()
         elif cls is int:
-            texts = [
-                (repr(i) if -_BIG_INT < i < _BIG_INT else f"<{i.bit_length()}-bit int>").encode()
-                for i in objects
-            ]
+            blob = "\0".join(
+                repr(i) if i.bit_length() < 256 else f"<{i.bit_length()}-bit int>" for i in objects
+            ).encode()
         else:
-            texts = [repr(f).encode() for f in objects]
-        out.valued.extend(range(first, first + len(objects)))
-        out.lengths.extend(map(len, texts))
-        out.blob += b"".join(texts)
+            blob = "\0".join(map(repr, objects)).encode()
+        out.valued.extend((first, len(objects)))
+        out.blob += blob
+        out.blob += b"\0"
+
+    def _contents(self, objects: list, items: Any, per_object: int, flat: list) -> list[int]:
+        """Append the items of these containers to ``flat``; their item counts.
+
+        No per-container copies (thousands of lists alive at once would drive the host's
+        collector into full collections): counts first, items next, each one C call, and
+        if another thread changed a container in between, the batch is taken again with
+        copies, which one C call makes consistent."""
+        lengths = list(map(mul, map(len, objects), repeat(per_object)))
+        start = len(flat)
+        flat.extend(items(objects))
+        if len(flat) - start == sum(lengths):
+            return lengths
+        del flat[start:]
+        copies = list(map(list, map(items, map(_one, objects))))
+        lengths = list(map(len, copies))
+        flat.extend(chain.from_iterable(copies))
+        return lengths
 
     def _sequences(self, cls: type, objects: list, flat: list) -> None:
         out = self._out
-        if cls is list:
-            if max(map(len, objects)) <= BIG_CONTAINER:
-                # One C call copies every list: no other thread can change one half-way.
-                copies = list(map(list, objects))
-            else:
-                copies = [o[:] if len(o) <= BIG_CONTAINER else _big_list(o) for o in objects]
+        start = len(flat)
+        if cls is list and max(map(len, objects)) > BIG_CONTAINER:
+            copies = [o[:] if len(o) <= BIG_CONTAINER else _big_list(o) for o in objects]
+            lengths = list(map(len, copies))
+            flat.extend(chain.from_iterable(copies))
+            del copies
         else:
-            copies = objects
-        lengths = list(map(len, copies))
+            lengths = self._contents(objects, chain.from_iterable, 1, flat)
         out.counts.extend(lengths)
         labels = out.labels
         if max(lengths, default=0) <= _TEMPLATE_ITEMS:
@@ -452,35 +484,25 @@ class GraphDump:
                 labels.extend(range(base, base + min(length, ARG_MASK)))
                 if length > ARG_MASK:  # past 2**29 items the position is not kept
                     labels.extend(repeat(base | ARG_MASK, length - ARG_MASK))
-        start = len(flat)
-        flat.extend(chain.from_iterable(copies))
-        del copies
         out.targets.extend(map(id, flat[start:]))
         self.edges += len(flat) - start
 
     def _dicts(self, objects: list, flat: list) -> None:
         out = self._out
-        # key, value, key, value... per dict, all copied in one C call.
-        copies = list(map(list, map(chain.from_iterable, map(dict.items, objects))))
-        lengths = list(map(len, copies))
-        out.counts.extend(lengths)
-        total = sum(lengths) // 2
-        out.labels.extend(array("I", [KEY << SHIFT, VALUE << SHIFT]) * total)
         start = len(flat)
-        flat.extend(chain.from_iterable(copies))
-        del copies
+        # key, value, key, value... per dict.
+        lengths = self._contents(objects, _dict_items, 2, flat)
+        out.counts.extend(lengths)
+        out.labels.extend(array("I", [KEY << SHIFT, VALUE << SHIFT]) * (sum(lengths) // 2))
         out.targets.extend(map(id, flat[start:]))
         self.edges += len(flat) - start
 
     def _sets(self, objects: list, flat: list) -> None:
         out = self._out
-        copies = list(map(list, objects))
-        lengths = list(map(len, copies))
+        start = len(flat)
+        lengths = self._contents(objects, chain.from_iterable, 1, flat)
         out.counts.extend(lengths)
         out.labels.extend(array("I", [MEMBER << SHIFT]) * sum(lengths))
-        start = len(flat)
-        flat.extend(chain.from_iterable(copies))
-        del copies
         out.targets.extend(map(id, flat[start:]))
         self.edges += len(flat) - start
 
@@ -502,11 +524,17 @@ class GraphDump:
         del edges
 
     def _instances(self, objects: list, cls: type, flat: list) -> None:
-        """Instances of a plain class: labelled by a plan learnt once per shape (fast path)."""
+        """Instances of a plain class: labelled by a plan learnt once per shape (fast path).
+
+        When every instance has as many referents as a known plan, the whole group is
+        packed with C loops; the plan is checked on one instance in `_CHECK_EVERY` (and on
+        all of them once a check failed for it)."""
+        hidden = _HIDDEN_DICT_OFFSET is not None and _FLAGS.__get__(cls) & _MANAGED_DICT
+        if not hidden and self._bulk(objects, cls, flat):
+            return
         out = self._out
         get_referents = gc.get_referents
         plans = self._plans
-        hidden = _HIDDEN_DICT_OFFSET is not None and _FLAGS.__get__(cls) & _MANAGED_DICT
         tick = self.pacer.tick
         for at, obj in enumerate(objects):
             if at & 255 == 255:
@@ -531,6 +559,35 @@ class GraphDump:
                     self.edges += len(refs)
                     continue
             self._learn(obj, cls, refs, flat)
+
+    def _bulk(self, objects: list, cls: type, flat: list) -> bool:
+        get_referents = gc.get_referents
+        lengths = list(map(len, map(get_referents, objects)))
+        key = (cls, lengths[0])
+        plan = self._plans.get(key)
+        if plan is None or key in self._doubted or lengths.count(lengths[0]) != len(lengths):
+            return False
+        names, positions, codes = plan
+        for obj in objects[::_CHECK_EVERY]:
+            refs = get_referents(obj)
+            try:
+                values = list(map(_GETATTR, repeat(obj, len(names)), names))
+            except Exception:
+                values = None
+            if values is None or not all(map(is_, values, map(refs.__getitem__, positions))):
+                self._doubted.add(key)
+                return False
+        start = len(flat)
+        flat.extend(get_referents(*objects))
+        if len(flat) - start != lengths[0] * len(lengths):  # changed meanwhile: one by one
+            del flat[start:]
+            return False
+        out = self._out
+        out.counts.extend(array("i", lengths[:1]) * len(lengths))
+        out.labels.extend(codes * len(lengths))
+        out.targets.extend(map(id, flat[start:]))
+        self.edges += len(flat) - start
+        return True
 
     def _learn(self, obj: Any, cls: type, refs: list, flat: list) -> None:
         try:
@@ -611,9 +668,59 @@ class GraphDump:
         self.edges += len(edges)
 
 
+class _Packing:
+    """One chunk's arrays compressed (zlib level 1, which drops the GIL), in a helper thread
+    when ``background``; `result` is the chunk as the answer carries it."""
+
+    def __init__(self, out: _Out, background: bool = False) -> None:
+        self.counts = (len(out.ids), len(out.targets), len(out.valued) // 2, len(out.blob))
+        self.payload = out.payload()
+        self.packed = b""
+        self.thread: threading.Thread | None = None
+        if background:
+            self.thread = threading.Thread(
+                target=self._pack, name="leakscope-dump-zlib", daemon=True
+            )
+            try:
+                self.thread.start()
+            except RuntimeError:  # no more threads: compress when asked
+                self.thread = None
+
+    def _pack(self) -> None:
+        try:
+            self.packed = zlib.compress(self.payload, 1)
+        except Exception:  # never into the host: result() compresses again
+            self.packed = b""
+
+    def result(self) -> dict[str, Any]:
+        if self.thread is not None:
+            self.thread.join()
+        if not self.packed:
+            self.packed = zlib.compress(self.payload, 1)
+        nodes, edges, groups, value_bytes = self.counts
+        return {
+            "nodes": nodes,
+            "edges": edges,
+            "values": groups,
+            "value_bytes": value_bytes,
+            "raw_bytes": len(self.payload),
+            "crc32": zlib.crc32(self.packed),
+            "data": base64.b64encode(self.packed).decode("ascii"),
+        }
+
+
 def _plain_class(cls: type) -> bool:
     """A class written in Python whose instances hold attributes only (no container base)."""
     return bool(_FLAGS.__get__(cls) & _HEAPTYPE) and not issubclass(cls, _CONTAINER_BASES)
+
+
+def _dict_items(dicts: Any) -> Any:
+    """key, value, key, value... of these dicts, as one iterator (C loops)."""
+    return chain.from_iterable(chain.from_iterable(map(dict.items, dicts)))
+
+
+def _one(container: Any) -> list:
+    return [container]
 
 
 def _by_items(containers: list, most: int = BIG_CONTAINER) -> Iterator[list]:
