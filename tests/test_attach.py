@@ -157,6 +157,7 @@ def assert_answers(pid: int, socket: str) -> None:
         transport.close()
 
 
+@pytest.mark.slow
 def test_attach_busy_threads_then_detach(program) -> None:
     prog = program(BUSY)
     data = attach_json(prog.pid)
@@ -177,6 +178,7 @@ def test_attach_busy_threads_then_detach(program) -> None:
     prog.assert_running()
 
 
+@pytest.mark.slow
 def test_attach_while_main_thread_sleeps(program) -> None:
     prog = program(SLEEPER, "4")
     t0 = time.monotonic()
@@ -219,6 +221,7 @@ def _gdb_can_call_functions(pid: int) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_attach_with_gdb_works_or_says_why(program) -> None:
     if shutil.which("gdb") is None:
         pytest.skip("gdb is not installed")
@@ -260,6 +263,7 @@ def test_not_a_python_process() -> None:
         proc.wait()
 
 
+@pytest.mark.slow
 def test_no_debugger_installed(program, tmp_path: Path) -> None:
     prog = program(SLEEPER)
     empty = tmp_path / "bin"
@@ -274,6 +278,7 @@ def test_no_debugger_installed(program, tmp_path: Path) -> None:
     prog.assert_running()
 
 
+@pytest.mark.slow
 def test_timeout_leaves_target_running(program) -> None:
     prog = program(BUSY)
     result = run_cli("attach", str(prog.pid), "--timeout", "0.3")
@@ -283,6 +288,7 @@ def test_timeout_leaves_target_running(program) -> None:
     assert discovery.process_state(prog.pid) not in ("T", "t")
 
 
+@pytest.mark.slow
 def test_leakscope_missing_in_target(program) -> None:
     system = "/usr/bin/python3"
     if not os.path.exists(system):
@@ -311,6 +317,7 @@ def test_leakscope_missing_in_target(program) -> None:
     prog.assert_running()
 
 
+@pytest.mark.slow
 def test_inject_path_refused_across_versions(program) -> None:
     python = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions/3.13.0/bin/python3"
     if not python.exists() or sys.version_info[:2] == (3, 13):
@@ -354,6 +361,7 @@ def test_other_users_process_is_refused(program) -> None:
     prog.assert_running()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a throwaway user")
 @pytest.mark.skipif(
     shutil.which("lldb") is None, reason="lldb is not installed (Debian package lldb)"
@@ -412,6 +420,7 @@ def _python_314() -> str | None:
     return shutil.which("python3.14")
 
 
+@pytest.mark.slow
 def test_remote_exec(program) -> None:
     if sys.version_info < (3, 14):
         pytest.skip(
@@ -453,6 +462,7 @@ def test_which_main_thread_states_allow_a_direct_call() -> None:
     assert not blocked_safely(None, runtime)  # running user code
 
 
+@pytest.mark.slow
 def test_process_traced_by_another_debugger_is_refused(program) -> None:
     if shutil.which("gdb") is None:
         pytest.skip("gdb is not installed")
@@ -475,6 +485,7 @@ def test_process_traced_by_another_debugger_is_refused(program) -> None:
     prog.assert_running()
 
 
+@pytest.mark.slow
 def test_cli_runner_attach_and_detach(program) -> None:
     from click.testing import CliRunner
 
@@ -495,6 +506,7 @@ def test_cli_runner_attach_and_detach(program) -> None:
     prog.assert_running()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to create a throwaway user")
 def test_root_attaches_to_another_users_process() -> None:
     user = _throwaway_user()

@@ -82,6 +82,7 @@ def test_by_type_counts_every_instance(holders):
     assert answer["elapsed_s"] >= answer["max_pause_s"] > 0
 
 
+@pytest.mark.slow
 def test_via_names_the_attribute(holders):
     answer = census("via", of="dict", limit=20)
     assert answer["of"] == "dict"
@@ -99,6 +100,7 @@ def test_referrer_lists_the_holders_type(holders):
     assert via["rows"][0]["kind"] == "[*]" and via["rows"][0]["count"] == 10_000
 
 
+@pytest.mark.slow
 def test_module_and_size_partitions(holders):
     by_module = census("module", limit=500)
     mine = _row(by_module, CensusHolder.__module__)
@@ -115,6 +117,7 @@ def _in_bucket(size: int, kind: str) -> bool:
     return low <= size <= high
 
 
+@pytest.mark.slow
 def test_walk_does_not_create_instance_dicts():
     fresh = [CensusPlain(i) for i in range(1_000)]
 
@@ -155,6 +158,7 @@ def test_retention_path_names_holder_and_labels():
     assert dot.startswith("digraph") and 'label="[1]"' in dot and "->" in dot
 
 
+@pytest.mark.slow
 def test_retention_path_through_weak_reference_is_marked():
     leaf = CensusLeaf()
     WEAK_ONLY["x"] = leaf
@@ -165,6 +169,7 @@ def test_retention_path_through_weak_reference_is_marked():
     assert "style=dashed" in to_dot(RetentionPath.from_json(path))
 
 
+@pytest.mark.slow
 def test_long_linked_list_does_not_overflow():
     head = None
     for _ in range(100_000):
@@ -199,6 +204,7 @@ def test_progress_is_called_between_chunks():
     assert seen[-1] == answer["total_count"]
 
 
+@pytest.mark.slow
 def test_object_held_by_no_root_says_so():
     loop: list = []
     loop.append(loop)  # held only by itself and by this frame, which is no root
@@ -230,6 +236,7 @@ def naive_count():
 exec(NAIVE_COUNT)
 
 
+@pytest.mark.slow
 def test_reference_count_shortcut_counts_like_an_id_set(holders):
     shared = "shared-" + str(len(holders))
     HOLDERS.append([(shared, i) for i in range(1_000)])  # one string, a thousand referrers
@@ -239,6 +246,7 @@ def test_reference_count_shortcut_counts_like_an_id_set(holders):
     assert abs(ours - theirs) <= 0.001 * theirs, (ours, theirs)
 
 
+@pytest.mark.slow
 def test_census_does_not_count_itself():
     census("type")  # warm caches and imports
     first = census("type")
@@ -298,6 +306,7 @@ def _run(code: str, python: str = sys.executable) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
 def test_agrees_with_guppy3():
     pytest.importorskip("guppy")
     both = json.loads(_run(_GUPPY_VS_BUILTIN))
@@ -315,6 +324,7 @@ def test_agrees_with_guppy3():
         assert abs(ours[kind][0] - theirs[kind][0]) <= 0.02 * theirs[kind][0], kind
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", ["guppy", "muppy"])
 def test_other_backends_answer_the_same_shape(backend):
     pytest.importorskip("guppy" if backend == "guppy" else "pympler")
@@ -356,12 +366,14 @@ print("ok", sys.version_info[:2])
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not PY313.exists(), reason="no CPython 3.13 here")
 def test_runs_on_python_313():
     script = _ON_313.replace("{naive}", NAIVE_COUNT)
     assert _run(script, str(PY313)).startswith("ok (3, 13)")
 
 
+@pytest.mark.slow
 def test_materialised_instance_dicts_are_counted():
     # User code that reads __dict__ (vars(), copy, pickle) creates real dicts; on 3.13
     # the GC neither tracks them nor shows them as the instance's referents.

@@ -40,6 +40,7 @@ def _version(python: str) -> str:
     ).stdout.strip()
 
 
+@pytest.mark.slow
 def test_cli_against_a_target_of_another_python(socket_dir):
     other = _other_python()
     if other is None:

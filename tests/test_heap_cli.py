@@ -31,6 +31,7 @@ def test_by_type_counts_exactly(heapy):
     )
 
 
+@pytest.mark.slow
 def test_by_via_names_the_meta_attribute(heapy):
     data = cli_json("heap", "--pid", str(heapy.pid), "--by-via", "dict", "--limit", "50")
     assert data["partition"] == "via"
@@ -38,6 +39,7 @@ def test_by_via_names_the_meta_attribute(heapy):
     assert labels[".meta"] == 10_000, labels  # each Holder's dict, held by its .meta
 
 
+@pytest.mark.slow
 def test_by_referrer_names_the_holder_class(heapy):
     data = cli_json("heap", "--pid", str(heapy.pid), "--by-referrer", "Holder")
     assert data["partition"] == "referrer" and data["of"] == "__main__.Holder"
@@ -47,6 +49,7 @@ def test_by_referrer_names_the_holder_class(heapy):
     assert [(r["kind"], r["count"]) for r in data["rows"]] == [("dict", 1)]  # HOLDERS[5].meta
 
 
+@pytest.mark.slow
 def test_by_module_and_size(heapy):
     data = cli_json("heap", "--pid", str(heapy.pid), "--by-module", "--limit", "10000")
     assert data["partition"] == "module"
@@ -58,6 +61,7 @@ def test_by_module_and_size(heapy):
     assert sum(r["count"] for r in data["rows"]) == data["total_count"]  # every object, once
 
 
+@pytest.mark.slow
 def test_max_objects_marks_partial(heapy):
     full = cli_json("heap", "--pid", str(heapy.pid))
     data = cli_json("heap", "--pid", str(heapy.pid), "--max-objects", "1000")
@@ -66,11 +70,13 @@ def test_max_objects_marks_partial(heapy):
     assert data["total_count"] < full["total_count"] / 2
 
 
+@pytest.mark.slow
 def test_collect_is_reported(heapy):
     data = cli_json("heap", "--pid", str(heapy.pid), "--collect", "--limit", "3")
     assert data["collected"] is True
 
 
+@pytest.mark.slow
 def test_heap_table_and_growth_between_censuses(heapy):
     before = cli_json("heap", "--pid", str(heapy.pid), "--limit", "10000")
     assert heapy.proc.stdin is not None and heapy.proc.stdout is not None
@@ -99,6 +105,7 @@ def test_unknown_backend_or_type_is_one_line(heapy):
     assert result.stderr.count("\n") == 1 and result.stdout == ""
 
 
+@pytest.mark.slow
 def test_why_names_the_real_holder(heapy):
     data = cli_json("oldest", "Lonely", "--pid", str(heapy.pid), "--why", timeout=120)
     why = data["why"]
@@ -109,6 +116,7 @@ def test_why_names_the_real_holder(heapy):
     assert why["edges"][-1]["to_kind"].endswith("Lonely")
 
 
+@pytest.mark.slow
 def test_why_graph_file(heapy, tmp_path):
     out = tmp_path / "path.dot"
     result = run_cli("oldest", "Lonely", "--pid", str(heapy.pid), "--why", "--graph", str(out))

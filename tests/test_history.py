@@ -130,6 +130,7 @@ def test_a_failing_sampler_does_not_kill_the_thread() -> None:
         history.stop()
 
 
+@pytest.mark.slow
 def test_idle_thread_uses_no_cpu() -> None:
     history = History(interval_s=60.0, keep_s=600.0, sample=lambda: {"counts": {}})
     history.start()

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from leakscope.cli import main
@@ -42,11 +43,13 @@ def test_prefs_table_through_cli_runner(basic_target):
     assert "10" in result.output
 
 
+@pytest.mark.slow
 def test_prefs_finds_the_only_agent_without_pid(basic_target):
     data = cli_json("prefs")
     assert data["pid"] == basic_target.pid
 
 
+@pytest.mark.slow
 def test_ignore_by_short_and_dotted_name(basic_target):
     pid = str(basic_target.pid)
     names = set(_rows(cli_json("prefs", "--pid", pid, "--ignore", "Widget")))
@@ -65,6 +68,7 @@ def test_oldest_with_attrs(basic_target):
     assert set(data) >= {"class", "id", "age_s", "repr", "attrs"}
 
 
+@pytest.mark.slow
 def test_all_oldest_first_with_limit(basic_target):
     data = cli_json("all", "Widget", "--pid", str(basic_target.pid), "--attr", "n", "--limit", "3")
     # The class found (as `oldest` gives it), and the name asked for.
@@ -73,12 +77,14 @@ def test_all_oldest_first_with_limit(basic_target):
     assert [o["attrs"]["n"] for o in data["objects"]] == ["0", "1", "2"]
 
 
+@pytest.mark.slow
 def test_all_table_lists_every_object(basic_target):
     result = CliRunner().invoke(main, ["all", "Gadget", "--pid", str(basic_target.pid)])
     assert result.exit_code == 0, result.output
     assert "5 of 5" in result.output
 
 
+@pytest.mark.slow
 def test_unknown_class_suggests_close_names(basic_target):
     result = run_cli("oldest", "Widgit", "--pid", str(basic_target.pid))
     assert result.returncode == ExitCode.UNKNOWN_CLASS
@@ -87,12 +93,14 @@ def test_unknown_class_suggests_close_names(basic_target):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_bad_attribute_name_is_refused(basic_target):
     result = run_cli("oldest", "Widget", "--pid", str(basic_target.pid), "--attr", "__class__")
     assert result.returncode == ExitCode.USAGE
     assert "attribute" in result.stderr
 
 
+@pytest.mark.slow
 def test_ps_lists_the_target(basic_target):
     data = cli_json("ps")
     assert [a["pid"] for a in data] == [basic_target.pid]
@@ -108,6 +116,7 @@ def test_python_dash_m_and_version():
     assert "leakscope" in result.stdout
 
 
+@pytest.mark.slow
 def test_several_agents_need_pid(target_factory):
     target_factory("basic", "1", "1")
     target_factory("basic", "1", "1")
@@ -138,6 +147,7 @@ def test_not_a_python_process(socket_dir):
         proc.wait()
 
 
+@pytest.mark.slow
 def test_python_process_without_agent(socket_dir):
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
@@ -160,6 +170,7 @@ def test_stale_socket_of_dead_process_is_swept(socket_dir):
     assert not os.path.exists(target.socket)
 
 
+@pytest.mark.slow
 def test_ps_sweeps_stale_sockets(socket_dir):
     target = start_target(TARGETS / "basic.py", "1", "1")
     target.proc.kill()
@@ -169,12 +180,14 @@ def test_ps_sweeps_stale_sockets(socket_dir):
     assert not os.path.exists(target.socket)
 
 
+@pytest.mark.slow
 def test_socket_removed_on_normal_exit(basic_target):
     assert os.path.exists(basic_target.socket)
     assert basic_target.stop() == 0
     assert not os.path.exists(basic_target.socket)
 
 
+@pytest.mark.slow
 def test_invalid_option_values_are_one_line(basic_target):
     for args in (
         ["prefs", "--pid", "abc"],
@@ -190,6 +203,7 @@ def test_invalid_option_values_are_one_line(basic_target):
     assert "owner" in result.stderr and "spider" in result.stderr
 
 
+@pytest.mark.slow
 def test_agent_keeps_serving_after_client_disconnects_mid_call(target_factory):
     target = target_factory("basic", "3", "1", env={"SLOW_REPR_S": "1.0"})
     pid = str(target.pid)
@@ -205,12 +219,14 @@ def test_agent_keeps_serving_after_client_disconnects_mid_call(target_factory):
     assert _rows(data)["Widget"]["count"] == 3
 
 
+@pytest.mark.slow
 def test_json_output_is_one_document(basic_target):
     result = run_cli("prefs", "--pid", str(basic_target.pid), "--json")
     json.loads(result.stdout)
     assert result.stderr == ""
 
 
+@pytest.mark.slow
 def test_no_hidden_collection_and_collect_on_request(basic_target):
     pid = str(basic_target.pid)
     assert cli_json("prefs", "--pid", pid)["collected"] is False

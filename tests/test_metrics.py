@@ -126,6 +126,7 @@ def test_scrape_reads_the_registry(metrics_target):
     assert live(scrape(metrics_target.address), "__main__.Widget") == 17
 
 
+@pytest.mark.slow
 def test_endpoint_never_writes_to_the_host(metrics_target):
     host, port = metrics_target.address.rsplit(":", 1)
     # Garbage, a client that hangs up mid-request, and a request for another path.
@@ -141,6 +142,7 @@ def test_endpoint_never_writes_to_the_host(metrics_target):
     assert metrics_target.proc.stderr.read() == ""
 
 
+@pytest.mark.slow
 def test_loopback_only_unless_allowed(monkeypatch, caplog):
     caplog.set_level(logging.INFO, logger="leakscope.agent")
     monkeypatch.delenv("LEAKSCOPE_METRICS_ALLOW_REMOTE", raising=False)
@@ -175,6 +177,7 @@ def test_bad_addresses_are_logged_never_raised(caplog):
     assert metrics.parse_address("9464") == ("127.0.0.1", 9464)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     "metrics" not in inspect.signature(__import__("leakscope.agent").agent.start).parameters,
     reason="leakscope.agent.start() does not take metrics= yet",
@@ -258,6 +261,7 @@ def prometheus(tmp_path: Path, metrics_target: MetricsTarget) -> Iterator[int]:
         terminate(proc)
 
 
+@pytest.mark.slow
 def test_prometheus_scrapes_the_agent(prometheus, metrics_target):
     widget = 'leakscope_live_objects{class="__main__.Widget",job="app"}'
     result = _wait_for_value(prometheus, widget, 10)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from leakscope.client.errors import ExitCode
 from tests.conftest import cli_json, run_cli
 
 
+@pytest.mark.slow
 def test_prefs_all_and_repeated_pid(target_factory):
     a = target_factory("basic", "4", "1")
     b = target_factory("basic", "6", "2")
@@ -42,6 +45,7 @@ def test_all_with_no_agents(socket_dir):
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_heap_and_memory_all(target_factory):
     a = target_factory("basic", "3", "1")
     b = target_factory("basic", "5", "1")
@@ -53,6 +57,7 @@ def test_heap_and_memory_all(target_factory):
     assert all(r["rss"] > 0 for r in mem["rows"])
 
 
+@pytest.mark.slow
 def test_diff_all_over_an_interval(target_factory):
     a = target_factory("heapy")
     b = target_factory("basic", "2", "1")

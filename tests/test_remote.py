@@ -155,6 +155,7 @@ def _one_line_error(result: subprocess.CompletedProcess[str], code: int) -> str:
 # -- through a real sshd --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_prefs_through_ssh_equals_local(sshd, target, sides, socket_dir):
     pid = str(target.pid)
     local = _json(run_cli("prefs", "--pid", pid, "--json"))
@@ -177,6 +178,7 @@ def test_prefs_through_ssh_equals_local(sshd, target, sides, socket_dir):
     assert through["pid"] == target.pid
 
 
+@pytest.mark.slow
 def test_table_through_ssh_without_pid(sshd, target, sides):
     result = run_cli("--remote", sshd, "prefs", env=sides)
     assert result.returncode == 0, result.stderr
@@ -184,6 +186,7 @@ def test_table_through_ssh_without_pid(sshd, target, sides):
     assert "__main__.Widget" in result.stdout
 
 
+@pytest.mark.slow
 def test_oldest_attr_through_ssh(sshd, target, sides):
     data = _json(
         run_cli(
@@ -203,6 +206,7 @@ def test_oldest_attr_through_ssh(sshd, target, sides):
     assert data["attrs"] == {"url": "'https://example.test/widget/0'"}
 
 
+@pytest.mark.slow
 def test_arguments_reach_the_agent_unexpanded(sshd, target, sides):
     """ssh hands its arguments to a shell: they must arrive literally, not expanded or split."""
     pid = str(target.pid)
@@ -216,6 +220,7 @@ def test_arguments_reach_the_agent_unexpanded(sshd, target, sides):
     assert _counts(data)["__main__.Widget"] == 10
 
 
+@pytest.mark.slow
 def test_agent_errors_keep_their_codes_through_ssh(sshd, target, sides):
     result = run_cli("--remote", sshd, "oldest", "Nope", "--pid", str(target.pid), env=sides)
     assert "Nope" in _one_line_error(result, ExitCode.UNKNOWN_CLASS)
@@ -223,6 +228,7 @@ def test_agent_errors_keep_their_codes_through_ssh(sshd, target, sides):
     _one_line_error(result, ExitCode.NO_SUCH_PROCESS)
 
 
+@pytest.mark.slow
 def test_watch_through_ssh_until_ctrl_c(sshd, target, sides):
     path = os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     env = dict(os.environ, PYTHONPATH=path, **sides)
@@ -248,12 +254,14 @@ def test_watch_through_ssh_until_ctrl_c(sshd, target, sides):
     assert "retrying" not in out
 
 
+@pytest.mark.slow
 def test_ps_lists_the_remote_agents(sshd, target, sides):
     agents = _json(run_cli("--remote", sshd, "ps", "--json", env=sides))
     assert [a["pid"] for a in agents] == [target.pid]
     assert agents[0]["python"] == ".".join(map(str, sys.version_info[:3]))
 
 
+@pytest.mark.slow
 def test_list_agents_through_ssh(sshd, target, sides, monkeypatch):
     monkeypatch.setenv("LEAKSCOPE_REMOTE_COMMAND", sides["LEAKSCOPE_REMOTE_COMMAND"])
     listing = Connector(remote=tuple(shlex.split(sshd))).agents(timeout=10)
@@ -271,6 +279,7 @@ def test_host_unreachable(sides):
     assert "Connection refused" in line
 
 
+@pytest.mark.slow
 def test_leakscope_not_installed_there(sshd, sides):
     env = dict(sides, LEAKSCOPE_REMOTE_COMMAND="/nonexistent/leakscope")
     result = run_cli("--remote", sshd, "prefs", env=env)
@@ -278,6 +287,7 @@ def test_leakscope_not_installed_there(sshd, sides):
     assert "not installed" in line and "LEAKSCOPE_REMOTE_COMMAND" in line
 
 
+@pytest.mark.slow
 def test_remote_prints_garbage(sshd, sides):
     env = dict(sides, LEAKSCOPE_REMOTE_COMMAND="echo")
     result = run_cli("--remote", sshd, "prefs", env=env)
@@ -285,6 +295,7 @@ def test_remote_prints_garbage(sshd, sides):
     assert "did not answer with JSON: '_call prefs" in line
 
 
+@pytest.mark.slow
 def test_version_mismatch(sshd, sides, tmp_path):
     fake = tmp_path / "old-leakscope"
     reply = {"protocol": 999, "version": "9.9", "hello": {"protocol": 999}, "answer": None}
@@ -298,6 +309,7 @@ def test_version_mismatch(sshd, sides, tmp_path):
 # -- argv-passing transports (kubectl exec / docker exec style), no sshd needed ---
 
 
+@pytest.mark.slow
 def test_prefs_through_argv_passing_prefix(target, sides):
     data = _json(run_cli("--remote", "env", "prefs", "--pid", str(target.pid), "--json", env=sides))
     assert _counts(data)["__main__.Gadget"] == 5
@@ -324,6 +336,7 @@ def test_remote_leakscope_too_old_or_failing(sides, tmp_path):
     assert "failed with exit status 1" in line and 'pods "web-1" not found' in line
 
 
+@pytest.mark.slow
 def test_bad_remote_options():
     for args, words in [
         (["--remote", "", "prefs"], "empty"),
@@ -358,6 +371,7 @@ def test_parse_prefix():
     ]
 
 
+@pytest.mark.slow
 def test_call_command_answers_one_json_line(target, socket_dir):
     pid = str(target.pid)
     ok = run_cli("_call", "prefs", "--pid", pid, "--args", '[["Gadget"], null]')

@@ -118,6 +118,7 @@ def test_run_gives_the_program_an_agent_but_not_its_children(env: dict[str, str]
     assert not socket.exists()
 
 
+@pytest.mark.slow
 def test_run_with_children_gives_every_python_process_an_agent(env: dict[str, str]) -> None:
     run = _start(env, "--children")
     assert run.stdout is not None
@@ -131,6 +132,7 @@ def test_run_with_children_gives_every_python_process_an_agent(env: dict[str, st
     assert err.count("leakscope: agent of pid") == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("signum", "status"), [(signal.SIGTERM, 128 + signal.SIGTERM), (signal.SIGINT, 42)]
 )
@@ -159,6 +161,7 @@ def test_run_passes_signals_on_and_returns_the_status(
     assert pid not in [p["pid"] for p in _ps(env)]
 
 
+@pytest.mark.slow
 def test_run_keeps_the_users_sitecustomize(env: dict[str, str], tmp_path: Path) -> None:
     (tmp_path / "sitecustomize.py").write_text("import builtins\nbuiltins.USER_HOOK = 'ran'\n")
     program = (
@@ -192,6 +195,7 @@ def test_run_says_when_there_is_no_agent(env: dict[str, str]) -> None:
     assert len(done.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_run_warns_once_while_a_program_runs_without_an_agent() -> None:
     said: list[str] = []
     code = run_program(["/bin/sh", "-c", "sleep 1"], say=said.append, agent_wait_s=0.2)
@@ -199,6 +203,7 @@ def test_run_warns_once_while_a_program_runs_without_an_agent() -> None:
     assert len(said) == 1 and "after 0.2 s; is it a Python program?" in said[0]
 
 
+@pytest.mark.slow
 def test_run_reports_why_the_agent_did_not_start(env: dict[str, str], tmp_path: Path) -> None:
     unsafe = tmp_path / "open"
     unsafe.mkdir(mode=0o755)
@@ -240,6 +245,7 @@ def _python313() -> str | None:
     return None
 
 
+@pytest.mark.slow
 def test_run_a_python_without_leakscope_installed(env: dict[str, str], tmp_path: Path) -> None:
     python = _python313()
     if python is None or sys.version_info[:2] == (3, 13):
@@ -276,6 +282,7 @@ def test_the_hook_is_only_a_sitecustomize() -> None:
     assert parse_report_line("garbage") is None
 
 
+@pytest.mark.slow
 def test_ctrl_c_at_a_terminal_reaches_the_program_once(env: dict[str, str]) -> None:
     # The terminal sends SIGINT to the whole foreground group, `run` included:
     # passing it on too would make Scrapy's graceful stop a forced one.

@@ -288,6 +288,7 @@ def crawl_all_spiders(demo_site: DemoSite) -> Iterator[Crawl]:
         crawl.close()
 
 
+@pytest.mark.slow
 def test_which_spider_leaks(crawl_all_spiders: Crawl) -> None:
     crawl = crawl_all_spiders
     pid = crawl.process.pid
@@ -380,6 +381,7 @@ def _agent_line(crawl: Crawl) -> tuple[int, Path] | None:
     return None
 
 
+@pytest.mark.slow
 def test_run_scrapy_crawl(run_scrapy_crawl: Crawl) -> None:
     crawl = run_scrapy_crawl
     pid, socket = _wait_for("leakscope run's agent line", lambda: _agent_line(crawl), crawl)
@@ -404,6 +406,7 @@ def test_run_scrapy_crawl(run_scrapy_crawl: Crawl) -> None:
 # -- leakscope demo --scrapy -----------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_scrapy_demo_finds_the_leaking_spider_and_cleans_up(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_DIR), env.get("PYTHONPATH")]))

@@ -23,6 +23,7 @@ def _grow(target, n: int) -> None:
     assert target.proc.stdout.readline().strip() == "ok"
 
 
+@pytest.mark.slow
 def test_snapshot_round_trip_and_diff_of_files(heapy, tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     result = run_cli("snapshot", "--pid", str(heapy.pid), "-o", str(a), "--heap")
@@ -44,6 +45,7 @@ def test_snapshot_round_trip_and_diff_of_files(heapy, tmp_path):
     assert deltas == sorted(deltas, reverse=True)
 
 
+@pytest.mark.slow
 def test_diff_live_against_file_and_interval(heapy, tmp_path):
     a = tmp_path / "a.json"
     assert run_cli("snapshot", "--pid", str(heapy.pid), "-o", str(a)).returncode == 0
@@ -59,6 +61,7 @@ def test_diff_live_against_file_and_interval(heapy, tmp_path):
     assert data["collected"] is False
 
 
+@pytest.mark.slow
 def test_snapshot_size_grows_with_classes_not_objects(heapy, tmp_path):
     out = tmp_path / "s.json"
     _grow(heapy, 50_000)
@@ -109,6 +112,7 @@ def test_owners_across_threads_and_tasks(target_factory):
     assert counts == {"thread-a": 30, "thread-b": 20, "task-x": 7, "task-y": 4, "-": 3}
 
 
+@pytest.mark.slow
 def test_sites_name_the_real_line(target_factory):
     target = target_factory("owners", env={"LEAKSCOPE_TRACK_SITES": "1"})
     line = next(
@@ -121,6 +125,7 @@ def test_sites_name_the_real_line(target_factory):
     assert sites == {f"{TARGETS / 'owners.py'}:{line}": 64}, sites
 
 
+@pytest.mark.slow
 def test_sites_switch_at_run_time(target_factory):
     target = target_factory("owners")
     pid = str(target.pid)
@@ -132,6 +137,7 @@ def test_sites_switch_at_run_time(target_factory):
     assert cli_json("sites", "off", "--pid", pid)["sites"] is False
 
 
+@pytest.mark.slow
 def test_history_and_memory_commands(target_factory):
     target = target_factory("heapy", env={"LEAKSCOPE_HISTORY_INTERVAL": "0.2"})
     pid = str(target.pid)
@@ -157,6 +163,7 @@ def test_history_and_memory_commands(target_factory):
     assert trim["rss_after"] <= trim["rss_before"] + 1024 * 1024
 
 
+@pytest.mark.slow
 def test_history_unknown_class(target_factory):
     target = target_factory("heapy", env={"LEAKSCOPE_HISTORY_INTERVAL": "0.2"})
     import time

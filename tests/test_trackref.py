@@ -882,6 +882,7 @@ def test_bad_arguments() -> None:
 # --- threads --------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_reading_while_other_threads_create_and_drop() -> None:
     class Churn(object_ref):
         pass

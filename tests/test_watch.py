@@ -18,6 +18,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import pytest
+
 from tests.conftest import REPO
 
 EVERY = 0.3
@@ -87,6 +89,7 @@ def _stop(watcher: subprocess.Popen) -> int:
     return watcher.wait(timeout=10)
 
 
+@pytest.mark.slow
 def test_watch_redraws_on_a_terminal_until_ctrl_c(target_factory) -> None:
     heapy = target_factory("heapy")
     main, other = pty.openpty()
@@ -182,6 +185,7 @@ def test_watch_json_is_one_document_per_line_per_poll(target_factory) -> None:
     assert min(gaps) >= EVERY * 0.9, gaps  # one poll per interval, not more
 
 
+@pytest.mark.slow
 def test_watch_survives_the_target_going_away(basic_target) -> None:
     watcher = subprocess.Popen(
         [sys.executable, "-m", "leakscope", "prefs", "--pid", str(basic_target.pid)]

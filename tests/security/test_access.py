@@ -86,6 +86,7 @@ def test_other_user_is_refused_by_peer_credentials(
     assert len(raw_exchange(t.socket, _getroot_frame(), first=True)) > 0
 
 
+@pytest.mark.slow
 def test_root_inspects_another_users_agent_by_pid(
     other_user: Any, world_readable_tree: Path
 ) -> None:
@@ -140,6 +141,7 @@ def _squat(kind: str, where: Path, other: pwd.struct_passwd | None) -> None:
         where.write_text("")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kind", ["other-owner", "mode-755", "mode-770", "mode-711", "symlink", "file"]
 )
@@ -157,6 +159,7 @@ def test_agent_refuses_a_squatted_directory(
     assert sorted(p.name for p in sock_dir.parent.rglob("*")) == before  # no socket anywhere
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["other-owner", "mode-777", "mode-711", "symlink"])
 def test_cli_refuses_a_squatted_directory(
     kind: str, start_target: Any, sock_dir: Path, request: Any
@@ -178,6 +181,7 @@ def test_cli_refuses_a_squatted_directory(
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("leakscope: ")
 
 
+@pytest.mark.slow
 def test_cli_as_other_user_is_refused_by_pid(
     start_target: Any, other_user: Any, world_readable_tree: Path
 ) -> None:

@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from leakscope.client.errors import ExitCode
 
 from .conftest import run_cli, target_env
@@ -26,6 +28,7 @@ def cli(*args: str) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.slow
 def test_client_killed_mid_call(start_target: Any) -> None:
     # SIGPIPE restored to its default: a write to the dead client must not kill the host.
     t = start_target(
@@ -42,6 +45,7 @@ def test_client_killed_mid_call(start_target: Any) -> None:
     assert t.ask("ping")["pong"] is True
 
 
+@pytest.mark.slow
 def test_target_killed_mid_call(start_target: Any) -> None:
     t = start_target("--objects", "20", "--repr", "slow", "--repr-seconds", "0.5")
     running = cli("all", "Leaky", "--pid", str(t.pid))
@@ -62,6 +66,7 @@ def test_target_exits_normally_and_removes_its_socket(start_target: Any) -> None
     assert not os.path.exists(t.socket)
 
 
+@pytest.mark.slow
 def test_killed_target_leaves_a_socket_that_is_swept(start_target: Any, sock_dir: Path) -> None:
     env = dict(os.environ, LEAKSCOPE_SOCKET_DIR=str(sock_dir))
     first, second = start_target(), start_target()
@@ -81,6 +86,7 @@ def test_killed_target_leaves_a_socket_that_is_swept(start_target: Any, sock_dir
     assert done.returncode == ExitCode.NO_SUCH_PROCESS, (done.returncode, done.stderr)
 
 
+@pytest.mark.slow
 def test_stop_does_not_hang_with_clients_connected(start_target: Any) -> None:
     t = start_target("--objects", "20", "--repr", "slow", "--repr-seconds", "0.5")
     busy = cli("all", "Leaky", "--pid", str(t.pid))  # mid-call when stop() comes

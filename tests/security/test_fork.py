@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from leakscope.client.errors import ExitCode
 
 from .conftest import run_cli, target_env
@@ -71,6 +73,7 @@ def hello_pid(pid: int) -> int:
     return int(json.loads(done.stdout)["pid"])
 
 
+@pytest.mark.slow
 def test_forked_child_gets_its_own_agent(start_target: Any, sock_dir: Path, tmp_path: Path) -> None:
     t = start_target()
     parent_listener = listening_inode(t.socket)
@@ -90,6 +93,7 @@ def test_forked_child_gets_its_own_agent(start_target: Any, sock_dir: Path, tmp_
     assert hello_pid(t.pid) == t.pid
 
 
+@pytest.mark.slow
 def test_child_exit_without_atexit_leaves_the_parent_alone(
     start_target: Any, sock_dir: Path, tmp_path: Path
 ) -> None:
@@ -103,6 +107,7 @@ def test_child_exit_without_atexit_leaves_the_parent_alone(
     assert hello_pid(t.pid) == t.pid
 
 
+@pytest.mark.slow
 def test_fork_agent_off(start_target: Any, sock_dir: Path, tmp_path: Path) -> None:
     t = start_target(env=target_env(sock_dir, LEAKSCOPE_FORK_AGENT="0"))
     stopfile = tmp_path / "stop"
@@ -116,6 +121,7 @@ def test_fork_agent_off(start_target: Any, sock_dir: Path, tmp_path: Path) -> No
     assert hello_pid(t.pid) == t.pid
 
 
+@pytest.mark.slow
 def test_fork_then_exec_leaves_no_socket(start_target: Any, sock_dir: Path, tmp_path: Path) -> None:
     t = start_target()
     child = t.ask(f"fork {tmp_path / 'never'} exec")["child"]
@@ -128,6 +134,7 @@ def test_fork_then_exec_leaves_no_socket(start_target: Any, sock_dir: Path, tmp_
     assert hello_pid(t.pid) == t.pid
 
 
+@pytest.mark.slow
 def test_multiprocessing_fork_children(start_target: Any, sock_dir: Path, tmp_path: Path) -> None:
     t = start_target()
     stopfile = tmp_path / "stop"

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rpyc.core import brine, consts
 
 from leakscope.wire import MAX_FRAME_BYTES
@@ -92,6 +93,7 @@ def blast(path: str, count: int, seed: int) -> None:
         list(pool.map(lambda data: send(path, data), garbage(count, seed)))
 
 
+@pytest.mark.slow
 def test_garbage_on_the_wire(start_target: Any, tmp_path: Path) -> None:
     t = start_target("--objects", "3", "--frame-timeout", "1", "--log", str(tmp_path / "log"))
     t.ask("ping")
@@ -134,6 +136,7 @@ def test_one_connection_survives_its_own_refused_request(start_target: Any) -> N
         s.close()
 
 
+@pytest.mark.slow
 def test_half_a_frame_held_open_is_cut_off(start_target: Any) -> None:
     """A client that starts a frame and stalls loses its slot after the frame timeout."""
     t = start_target("--frame-timeout", "1")

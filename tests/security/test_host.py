@@ -14,6 +14,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 import rpyc
 from rpyc.core.channel import Channel
 from rpyc.core.stream import SocketStream
@@ -32,6 +33,7 @@ def test_failing_repr_is_described_not_raised(start_target: Any) -> None:
     assert t.ask("ping")["pong"] is True
 
 
+@pytest.mark.slow
 def test_system_exit_inside_the_agent_stays_there(start_target: Any, tmp_path: Path) -> None:
     log = tmp_path / "agent.log"
     t = start_target("--objects", "3", "--repr", "exit", "--log", str(log))

@@ -420,6 +420,7 @@ def test_keyword_arguments_are_refused(hostile: Any) -> None:
     )
 
 
+@pytest.mark.slow
 def test_oversized_arguments_close_the_connection(hostile: Any) -> None:
     t, _ = hostile
     before = t.status("VmRSS")
