@@ -150,6 +150,7 @@ def _report(*args: str) -> dict:
 # -- a live process ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_live_report_is_one_self_contained_page(leaky, tmp_path):
     out = tmp_path / "report.html"
     info = _report("--pid", str(leaky.pid), "-o", str(out))
@@ -182,6 +183,7 @@ def test_live_report_is_one_self_contained_page(leaky, tmp_path):
     assert re.search(r">\d+(\.\d)? (B|KiB|MiB)<", page)
 
 
+@pytest.mark.slow
 def test_hostile_class_names_are_escaped(leaky, tmp_path):
     out = tmp_path / "report.html"
     _report("--pid", str(leaky.pid), "-o", str(out))
@@ -191,6 +193,7 @@ def test_hostile_class_names_are_escaped(leaky, tmp_path):
     assert '\\u003cimg src=\\"x.png\\"' in page
 
 
+@pytest.mark.slow
 def test_interval_shows_what_grew_in_between(leaky, tmp_path):
     out = tmp_path / "report.html"
     info = _report("--pid", str(leaky.pid), "-o", str(out), "--interval", "1")
@@ -203,6 +206,7 @@ def test_interval_shows_what_grew_in_between(leaky, tmp_path):
     assert first == LEAKING_CLASS
 
 
+@pytest.mark.slow
 def test_interval_without_the_analysis_extra(leaky, tmp_path):
     # igraph that cannot be imported: the page is made, and says what is missing.
     shadow = tmp_path / "shadow"
@@ -232,6 +236,7 @@ def test_no_heap_and_history_off(tmp_path, socket_dir):
     assert 'id="table-tracked"' in page and LEAKING_CLASS in page
 
 
+@pytest.mark.slow
 def test_default_name_stdout_and_open(leaky, tmp_path):
     # No -o: a file named after the process and the time, in the current directory.
     result = subprocess.run(
@@ -277,6 +282,7 @@ def test_default_name_stdout_and_open(leaky, tmp_path):
 # -- snapshot files ----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_report_from_snapshot_files(leaky, tmp_path):
     files = []
     for name in ("a.json", "b.json", "c.json"):
@@ -302,6 +308,7 @@ def test_report_from_snapshot_files(leaky, tmp_path):
     assert 'id="table-diff"' in page and 'id="table-heap"' in page
 
 
+@pytest.mark.slow
 def test_report_from_heap_dumps(target_factory, tmp_path):
     target = target_factory("leaky")  # tests/targets/leaky.py: AuditEvent piles up, untracked
     a, b, snap = tmp_path / "a.dump", tmp_path / "b.dump", tmp_path / "s.json"
@@ -333,6 +340,7 @@ def test_report_from_heap_dumps(target_factory, tmp_path):
     assert "dump census" in page
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("args", "code", "words"),
     [

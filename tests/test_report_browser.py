@@ -43,6 +43,7 @@ except ImportError:  # pragma: no cover - the test extra installs it
 
 _missing = [p for p in (CHROMIUM, CHROMEDRIVER) if not Path(p).exists()]
 pytestmark = [
+    pytest.mark.slow,
     pytest.mark.skipif(
         webdriver is None, reason="selenium is not installed (pip install -e .[test])"
     ),
