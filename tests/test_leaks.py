@@ -193,6 +193,20 @@ def test_leaks_offline_from_two_dumps(target_factory, tmp_path: Path) -> None:
     assert answer["interval_s"] > 1.5
     usage = run_cli("leaks", str(a))
     assert usage.returncode == 2
+    # oldest --why, offline: an AuditEvent and its path, from the dump alone.
+    found = cli_json("oldest", "AuditEvent", "--why", "--dump", str(b))
+    assert found["class"] == "__main__.AuditEvent" and found["tracked"] is False
+    assert _path_text(found["why"])[:3] == ["module __main__", ".audit", ".pending"]
+    assert found["why"]["edges"][-1]["to_kind"] == "__main__.AuditEvent"
+    # and the heap by type, from the dump
+    from leakscope.client import dumps
+    from leakscope.client.analysis.heapgraph import HeapGraph
+    from leakscope.client.analysis.offline import heap_by_type
+
+    report = heap_by_type(HeapGraph(dumps.read(str(b))), limit=500)
+    kinds = {row.kind: row.count for row in report.rows}
+    assert kinds["__main__.AuditEvent"] == first["count_after"]
+    assert report.total_count == sum(kinds.values())
 
 
 def test_tracemalloc_stops_at_its_deadline_without_the_client(target_factory) -> None:

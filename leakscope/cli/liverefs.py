@@ -146,6 +146,14 @@ def _attrs_option(func: click.decorators.FC) -> click.decorators.FC:
     default=None,
     help="With --why: write the path as a Graphviz file (and .svg next to it when `dot` exists).",
 )
+@click.option(
+    "--dump",
+    "dump_file",
+    metavar="FILE",
+    default=None,
+    help="Read a heap dump (leakscope dump) instead of a live process: an object of CLASS "
+    "and, with --why, its path (needs the analysis extra).",
+)
 @collect_option
 def oldest(
     cls: str,
@@ -155,6 +163,7 @@ def oldest(
     attrs: tuple[str, ...],
     why: bool,
     graph: str | None,
+    dump_file: str | None,
     collect: bool,
 ) -> None:
     """Show the oldest live object of CLASS (as Scrapy's get_oldest).
@@ -168,6 +177,7 @@ def oldest(
     Examples:
       leakscope oldest HtmlResponse --attr url               the URL of the oldest response
       leakscope oldest HtmlResponse --why --graph path.dot   why it is still alive
+      leakscope oldest AuditEvent --why --dump heap.dump     the same, offline, from a dump
     """
     class_name(cls)
     if graph is not None:
@@ -176,8 +186,18 @@ def oldest(
         from leakscope.client.files import check_output_path
 
         check_output_path(graph, "graph")
-    with connector().connect(pid, timeout) as client:
-        obj = client.oldest(cls, attrs, why, collect)
+    if dump_file is not None:
+        if pid is not None or attrs or collect:
+            raise click.UsageError("--dump reads a file: no --pid, --attr or --collect with it")
+        from leakscope.client.analysis.heapgraph import HeapGraph, require
+        from leakscope.client.analysis.offline import one_object
+        from leakscope.client.dumps import read
+
+        require()
+        obj = one_object(HeapGraph(read(dump_file), dump_file), cls, why)
+    else:
+        with connector().connect(pid, timeout) as client:
+            obj = client.oldest(cls, attrs, why, collect)
     if obj is None:
         raise LeakscopeError(ExitCode.UNKNOWN_CLASS, f"no live objects of class {cls!r}")
     if graph is not None and obj.why is not None:

@@ -58,6 +58,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import gc
+import queue
 import sys
 import threading
 import time
@@ -91,6 +92,10 @@ ARG_MASK = (1 << SHIFT) - 1
 CHUNK_BYTES = 1 << 20
 #: Seconds a suspended dump waits for its next call before the service drops it.
 IDLE_S = 120.0
+#: Packed chunks the helper thread keeps ready at most (and one answer carries at most).
+QUEUED = 3
+#: Seconds a call waits for a chunk before answering with none (the client asks again).
+WAIT_S = 10.0
 #: Most distinct label strings; attribute names beyond it are labelled ``.?``.
 MAX_LABELS = 1 << 18
 #: Most frames per thread, and locals per frame, taken as roots.
@@ -190,7 +195,10 @@ class GraphDump:
         self._plans: dict[tuple[type, int], tuple[tuple[str, ...], tuple[int, ...], array]] = {}
         self._doubted: set[tuple[type, int]] = set()
         self._out = _Out()
-        self._pending: _Packing | None = None
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUED)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._finished = False
         self.roots, extra = _roots()
         self._gen: Iterator[None] | None = self._walk(tracked, extra)
         del tracked, extra
@@ -209,62 +217,124 @@ class GraphDump:
         }
 
     def next_chunk(self) -> dict[str, Any]:
-        """Walk on until a chunk is full (or the heap is done); the chunks ready, as plain data.
+        """The chunks packed since the last call (waiting for one if none is ready).
 
-        Compression runs in a helper thread while the walk goes on (zlib drops the GIL): a
-        call answers with the chunk packed by the call before, so the first answer has no
-        chunk and the last may have two."""
+        The walk runs in a helper thread ("leakscope-dump"), started at the first call: it
+        packs and compresses (zlib drops the GIL) the next chunks while this thread sends
+        the last ones, and waits when `QUEUED` chunks are ready and not taken. It keeps the
+        census's pause rules; its waits are not pauses."""
         self.touched = time.monotonic()
-        gen = self._gen
-        if gen is None:
+        if self._finished:
             raise Refused("bad-argument", "the dump is over")
-        out = self._out
-        pending, self._pending = self._pending, None
-        # The host ran freely since the last call: that gap is no pause of ours.
-        self.pacer.last_break = time.perf_counter()
-        for _ in gen:
-            if out.packed_size() >= CHUNK_BYTES:
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._produce, name="leakscope-dump", daemon=True
+            )
+            try:
+                self._thread.start()
+            except RuntimeError:
+                self._finished = True
+                raise Refused("unavailable", "cannot start a thread for the dump") from None
+        answer: dict[str, Any] = {"chunks": [], "types": [], "labels": [], "done": False}
+        try:
+            item: Any = self._queue.get(timeout=WAIT_S)
+        except queue.Empty:  # nothing ready yet: the client asks again
+            item = None
+        while item is not None:
+            if isinstance(item, BaseException):
+                self._finished = True
+                raise item
+            for key in ("chunks", "types", "labels"):
+                answer[key].extend(item[key])
+            if item["done"]:
+                answer["done"] = True
+                answer["summary"] = item["summary"]
+                self._finished = True
                 break
-        else:
-            self.done = True
+            if len(answer["chunks"]) >= QUEUED:
+                break
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                item = None
+        answer["seq"] = self.seq
+        self.seq += 1
+        return answer
+
+    def close(self) -> None:
+        """Stop the walk and drop everything it holds."""
+        self._stop.set()
+        self._finished = True
+        thread = self._thread
+        while thread is not None and thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            thread.join(timeout=0.1)
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self._queue.get_nowait()
+        if thread is None and self._gen is not None:
+            self._gen.close()
+        self._gen = None
+        self._out = _Out()
+        self._type_ids.clear()
+
+    # -- the helper thread --------------------------------------------------------------
+
+    def _produce(self) -> None:
+        gen = self._gen
+        try:
+            assert gen is not None
+            for _ in gen:
+                if self._stop.is_set():
+                    return
+                if self._out.packed_size() >= CHUNK_BYTES:
+                    self._enqueue(self._package(done=False))
+            if not self._stop.is_set():
+                self.done = True
+                self._enqueue(self._package(done=True))
+        except BaseException as exc:  # never into the host: the agent thread answers with it
+            with contextlib.suppress(BaseException):
+                failure = exc if isinstance(exc, Exception) else Refused("unavailable", str(exc))
+                self._enqueue(failure)
+        finally:
             self._gen = None
-        self.pacer.tick()  # the stretch since the last break counts, the join below does not
-        chunks = [pending.result()] if pending is not None else []
+            if gen is not None:
+                gen.close()
+
+    def _package(self, done: bool) -> dict[str, Any]:
+        self.pacer.tick()
         fresh, self._out = self._out, _Out()
-        if self.done:
-            if fresh.ids:
-                chunks.append(_Packing(fresh).result())
-        else:
-            self._pending = _Packing(fresh, background=True)
-        answer: dict[str, Any] = {
-            "seq": self.seq,
+        chunks = [_Packing(fresh).result()] if fresh.ids else []
+        del fresh
+        item: dict[str, Any] = {
             "chunks": chunks,
             "types": self._new_types,
             "labels": self._new_labels,
-            "done": self.done,
+            "done": done,
         }
         self._new_types, self._new_labels = [], []
-        self.seq += 1
-        if self.done:
+        if done:
             elapsed, pause = self.pacer.finish()
-            answer["summary"] = {
+            item["summary"] = {
                 "count": self.count,
                 "edges": self.edges,
                 "elapsed_s": round(elapsed, 6),
                 "max_pause_s": round(pause, 6),
             }
-        return answer
+        return item
 
-    def close(self) -> None:
-        """Drop the walk and everything it holds."""
-        gen, self._gen = self._gen, None
-        if gen is not None:
-            gen.close()
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            pending.result()
-        self._out = _Out()
-        self._type_ids.clear()
+    def _enqueue(self, item: object) -> None:
+        """Queue an item, waiting (without the GIL) while the queue is full."""
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.25)
+                break
+            except queue.Full:
+                continue
+        # Compressing and waiting let the host run: no pause of ours.
+        self.pacer.last_break = time.perf_counter()
 
     # -- tables --------------------------------------------------------------------------
 
@@ -669,34 +739,15 @@ class GraphDump:
 
 
 class _Packing:
-    """One chunk's arrays compressed (zlib level 1, which drops the GIL), in a helper thread
-    when ``background``; `result` is the chunk as the answer carries it."""
+    """One chunk's arrays compressed (zlib level 1, which drops the GIL), as an answer
+    carries it."""
 
-    def __init__(self, out: _Out, background: bool = False) -> None:
+    def __init__(self, out: _Out) -> None:
         self.counts = (len(out.ids), len(out.targets), len(out.valued) // 2, len(out.blob))
         self.payload = out.payload()
-        self.packed = b""
-        self.thread: threading.Thread | None = None
-        if background:
-            self.thread = threading.Thread(
-                target=self._pack, name="leakscope-dump-zlib", daemon=True
-            )
-            try:
-                self.thread.start()
-            except RuntimeError:  # no more threads: compress when asked
-                self.thread = None
-
-    def _pack(self) -> None:
-        try:
-            self.packed = zlib.compress(self.payload, 1)
-        except Exception:  # never into the host: result() compresses again
-            self.packed = b""
 
     def result(self) -> dict[str, Any]:
-        if self.thread is not None:
-            self.thread.join()
-        if not self.packed:
-            self.packed = zlib.compress(self.payload, 1)
+        packed = zlib.compress(self.payload, 1)
         nodes, edges, groups, value_bytes = self.counts
         return {
             "nodes": nodes,
@@ -704,8 +755,8 @@ class _Packing:
             "values": groups,
             "value_bytes": value_bytes,
             "raw_bytes": len(self.payload),
-            "crc32": zlib.crc32(self.packed),
-            "data": base64.b64encode(self.packed).decode("ascii"),
+            "crc32": zlib.crc32(packed),
+            "data": base64.b64encode(packed).decode("ascii"),
         }
 
 
