@@ -1,10 +1,11 @@
 """Heap dumps: the target's object graph, taken over the wire and kept in a file.
 
 `take` streams the graph from the agent (`leakscope.target.census.graph`) chunk by chunk;
-`write` and `read` keep it in a dump file, so that ``retained FILE``, ``leaks A B``,
-``heap FILE`` and ``oldest --why FILE`` work later, elsewhere, after the process is gone. No
-analysis happens here (that is `leakscope.client.analysis.heapgraph`, which needs numpy):
-the chunks are kept as the target packed them.
+`to_bytes` (written by `files.write_output`) and `read` keep it in a dump file, so that
+``retained FILE``, ``leaks A B`` and ``oldest --why --dump FILE`` work later, elsewhere,
+after the process is gone. No analysis happens here (that is
+`leakscope.client.analysis.heapgraph`, which needs numpy): the chunks are kept as the
+target packed them.
 
 File format (schema `SCHEMA`)::
 
@@ -37,10 +38,9 @@ import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from leakscope import wire
-from leakscope.client.api import Client
 from leakscope.client.errors import ExitCode, LeakscopeError
 
 SCHEMA = 1
@@ -52,6 +52,19 @@ DEFAULT_MAX_OBJECTS = 20_000_000
 VALUE_CHARS = 64
 _LENGTH = struct.Struct("<Q")
 _CHUNK_KEYS = ("nodes", "edges", "values", "value_bytes", "raw_bytes", "crc32")
+
+
+class Client(Protocol):
+    """What `take` needs of a `leakscope.client.api.Client` (not imported: the analysis
+    reads dumps without the client's modules)."""
+
+    @property
+    def pid(self) -> int: ...
+
+    @property
+    def hello(self) -> Any: ...
+
+    def call(self, method: str, *args: object, timeout: float | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -197,13 +210,6 @@ def to_bytes(dump: Dump) -> bytes:
     }
     text = json.dumps(header, separators=(",", ":")).encode()
     return b"".join([MAGIC, _LENGTH.pack(len(text)), text, *(c.data for c in dump.chunks)])
-
-
-def write(dump: Dump, path: str) -> None:
-    """Write a dump file (as a shell redirection would: see `files.write_output`)."""
-    from leakscope.client.files import write_output
-
-    write_output(path, to_bytes(dump), "dump")
 
 
 def read(path: str) -> Dump:

@@ -151,7 +151,8 @@ def _objects_of(class_name: str, most: int) -> tuple[list[tuple[object, float | 
     An untracked class has no ages: its objects come in the GC's own order, and the
     second value says so (``tracked``, ``note``, ``total``) for the answer."""
     try:
-        return _objects_oldest_first(class_name), {}
+        tracked: list[tuple[object, float | None]] = list(_objects_oldest_first(class_name))
+        return tracked, {}
     except Refused as refused:
         from leakscope.target.census.kinds import resolve_type
 

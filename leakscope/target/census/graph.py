@@ -66,7 +66,7 @@ import types
 import zlib
 from array import array
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from itertools import chain, repeat
 from operator import getitem, is_, mul
 from typing import Any
@@ -200,7 +200,7 @@ class GraphDump:
         self._thread: threading.Thread | None = None
         self._finished = False
         self.roots, extra = _roots()
-        self._gen: Iterator[None] | None = self._walk(tracked, extra)
+        self._gen: Generator[None, None, None] | None = self._walk(tracked, extra)
         del tracked, extra
 
     # -- the answers -------------------------------------------------------------------
@@ -377,7 +377,7 @@ class GraphDump:
 
     # -- the walk ------------------------------------------------------------------------
 
-    def _walk(self, tracked: list, extra: list) -> Iterator[None]:
+    def _walk(self, tracked: list, extra: list) -> Generator[None, None, None]:
         """Pack every object once; yields between batches (the caller flushes full chunks)."""
         seen_ids: set[int] = set()
         pacer = self.pacer
@@ -495,7 +495,8 @@ class GraphDump:
             text = "\0".join(map(getitem, objects, repeat(self._slice)))
             if text.count("\0") != len(objects) - 1:  # a NUL inside a value: spell it out
                 sliced = map(getitem, objects, repeat(self._slice))
-                text = "\0".join(map(str.replace, sliced, repeat("\0"), repeat("\\x00")))
+                spelled = map(str.replace, sliced, repeat("\0"), repeat("\\x00"))  # type: ignore[arg-type]
+                text = "\0".join(spelled)
             blob = text.encode("utf-8", "surrogatepass")
         elif cls is bytes:
             blob = "\0".join(map(repr, map(getitem, objects, repeat(self._slice)))).encode()
@@ -543,11 +544,8 @@ class GraphDump:
         labels = out.labels
         if max(lengths, default=0) <= _TEMPLATE_ITEMS:
             # Slices of one template: C loops only.
-            labels.frombytes(
-                b"".join(
-                    map(getitem, repeat(_INDEX_TEMPLATE), map(slice, map(mul, lengths, repeat(4))))
-                )
-            )
+            cuts = map(slice, map(mul, lengths, repeat(4)))
+            labels.frombytes(b"".join(map(getitem, repeat(_INDEX_TEMPLATE), cuts)))  # type: ignore[arg-type]
         else:
             base = INDEX << SHIFT
             for length in lengths:
