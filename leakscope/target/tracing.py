@@ -165,7 +165,8 @@ def _traceback(obj: object, direct: bool) -> list[tuple[str, int]] | None:
     trace = tracemalloc.get_object_traceback(obj)
     if trace is None:
         return None
-    return [(frame.filename, frame.lineno) for frame in trace]
+    # A Traceback runs from the oldest frame to the most recent one.
+    return [(frame.filename, frame.lineno) for frame in reversed(trace)]
 
 
 def _raw_lookup() -> Any:
