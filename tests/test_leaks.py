@@ -132,6 +132,15 @@ def test_dump_refuses_a_heap_larger_than_allowed(target_factory, tmp_path: Path)
     assert done.returncode == 2, done.stderr
     assert "more than 1,000 objects" in done.stderr and "--max-objects" in done.stderr
     assert not out.exists()
+    # Refused half-way too: a limit above what the GC tracks but below the whole heap.
+    with Connector().connect(target.pid, 30) as client:
+        tracked = client.call("dump_start", 10**9, 64)["tracked"]
+        client.call("dump_stop")
+    done = run_cli(
+        "dump", "--pid", str(target.pid), "-o", str(out), "--max-objects", str(tracked + 10)
+    )
+    assert done.returncode == 2 and f"more than {tracked + 10:,} objects" in done.stderr
+    assert not out.exists()
     # The refused walk let go of the census slot: the next walk runs at once.
     started = time.monotonic()
     assert cli_json("heap", "--pid", str(target.pid), "--limit", "1")["total_count"] > 1000
