@@ -156,26 +156,6 @@ SLOW_ELSEWHERE: dict[str, tuple[str, ...]] = {
         "test_tracemalloc_stops_at_its_deadline_without_the_client",
         "test_oldest_and_all_find_an_untracked_class",
     ),
-    "tests/test_leaks_apps.py": (
-        "test_flask_leak_is_named_in_one_command",
-        "test_scrapy_leaks_names_the_spiders_holder",
-    ),
-    "tests/test_report.py": (
-        "test_report_from_heap_dumps",
-        "test_interval_shows_what_grew_in_between",
-        "test_report_from_snapshot_files",
-        "test_bad_input",
-        "test_default_name_stdout_and_open",
-        "test_interval_without_the_analysis_extra",
-        "test_hostile_class_names_are_escaped",
-        "test_live_report_is_one_self_contained_page",
-    ),
-    "tests/test_report_browser.py": (
-        "test_live_report_in_the_browser",
-        "test_offline_report_in_the_browser",
-        "test_suspects_and_retained_in_the_browser",
-        "test_flask_leak_on_the_first_screen",
-    ),
     "tests/test_memory_cli.py": (
         "test_a_steady_process_is_no_growth_at_once_later_and_after_a_census",
         "test_growing_live_objects",
