@@ -156,38 +156,6 @@ SLOW_ELSEWHERE: dict[str, tuple[str, ...]] = {
         "test_tracemalloc_stops_at_its_deadline_without_the_client",
         "test_oldest_and_all_find_an_untracked_class",
     ),
-    "tests/test_memory_cli.py": (
-        "test_a_steady_process_is_no_growth_at_once_later_and_after_a_census",
-        "test_growing_live_objects",
-        "test_freed_bytes_are_allocator_held_and_trim_returns_them",
-    ),
-    "tests/test_memory.py": (
-        "test_same_verdicts_on_python_313",
-        "test_growing_list_is_live_objects",
-    ),
-    "tests/test_bad_input.py": (
-        "test_bad_input_is_one_line_and_a_documented_code",
-        "test_remote_timeout_covers_the_whole_call",
-        "test_a_full_backlog_is_waited_for_not_refused",
-        "test_a_zombie_is_gone",
-        "test_snapshot_on_a_full_disk_leaves_no_temporary_file",
-        "test_snapshot_to_a_full_device_fails_and_leaves_it_a_device",
-        "test_snapshot_follows_a_symlink_and_keeps_it",
-        "test_snapshot_into_a_fifo_writes_into_it",
-    ),
-    "tests/test_consistency.py": (
-        "test_watch_json_is_one_document_per_line",
-        "test_ctrl_c_during_a_census_stops_at_once",
-        "test_oldest_json_gives_the_address_as_the_table_does",
-        "test_a_class_name_in_any_script",
-        "test_refusals_name_the_option_the_user_typed",
-        "test_via_labels_are_explained_under_the_table",
-        "test_ps_keeps_the_pid_of_a_socket_whole_at_80_columns",
-    ),
-    "tests/security/test_load.py": (
-        "test_hundred_clients_against_a_busy_target",
-        "test_connections_beyond_the_limit_queue",
-    ),
 }
 
 

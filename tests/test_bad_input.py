@@ -153,7 +153,15 @@ ROWS: list[tuple[list[str], ExitCode, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("args", "code", "what"), ROWS, ids=[r[2] for r in ROWS])
+#: Rows that also run in the fast subset (`pytest -m "not slow"`): one of each kind.
+FAST_ROWS = {"NaN seconds", "two partitions", "unknown class", "no such process", "damaged rows"}
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "what"),
+    [pytest.param(*row, marks=() if row[2] in FAST_ROWS else pytest.mark.slow) for row in ROWS],
+    ids=[r[2] for r in ROWS],
+)
 def test_bad_input_is_one_line_and_a_documented_code(
     args: list[str],
     code: ExitCode,
@@ -190,6 +198,7 @@ def _snapshot(pid: int, output: str, cwd: Path | None = None) -> subprocess.Comp
     return run_cli("snapshot", "--pid", str(pid), "-o", output, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_snapshot_follows_a_symlink_and_keeps_it(basic_target, tmp_path: Path) -> None:
     real = tmp_path / "real.json"
     real.write_text("old")
@@ -202,6 +211,7 @@ def test_snapshot_follows_a_symlink_and_keeps_it(basic_target, tmp_path: Path) -
     assert sorted(p.name for p in tmp_path.iterdir()) == ["link.json", "real.json"]
 
 
+@pytest.mark.slow
 def test_snapshot_into_a_fifo_writes_into_it(basic_target, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
@@ -222,6 +232,7 @@ def test_snapshot_to_stdout(basic_target, tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []  # no file named "-"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
 def test_snapshot_to_a_full_device_fails_and_leaves_it_a_device(basic_target) -> None:
     done = _snapshot(basic_target.pid, "/dev/full")
@@ -231,6 +242,7 @@ def test_snapshot_to_a_full_device_fails_and_leaves_it_a_device(basic_target) ->
     assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
 
 
+@pytest.mark.slow
 def test_snapshot_on_a_full_disk_leaves_no_temporary_file(basic_target, tmp_path: Path) -> None:
     disk = tmp_path / "disk"
     disk.mkdir()
@@ -253,6 +265,7 @@ def test_snapshot_on_a_full_disk_leaves_no_temporary_file(basic_target, tmp_path
 # -- processes that are not what they seem -------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_zombie_is_gone(target_factory, socket_dir: Path) -> None:
     live = target_factory("basic", "1", "1")
     dead = target_factory("basic", "1", "1")
@@ -287,6 +300,7 @@ def test_an_unsafe_socket_directory_is_refused_and_said(target_factory, socket_d
         socket_dir.chmod(0o700)
 
 
+@pytest.mark.slow
 def test_remote_timeout_covers_the_whole_call() -> None:
     began = time.monotonic()
     result = run_cli("--remote", "sh -c 'sleep 100'", "prefs", "--timeout", "2")
@@ -296,6 +310,7 @@ def test_remote_timeout_covers_the_whole_call() -> None:
     assert len(result.stderr.splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_full_backlog_is_waited_for_not_refused(basic_target) -> None:
     """While the agent cannot accept (its process stopped) and its listen backlog is
     full, a new client retries until --timeout instead of failing at once."""

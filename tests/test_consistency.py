@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from leakscope.client.errors import ExitCode
 from tests.conftest import REPO, cli_json, run_cli
 
@@ -21,6 +23,7 @@ def test_no_arguments_prints_the_help() -> None:
     assert "leakscope demo" in result.stdout and result.stderr == ""
 
 
+@pytest.mark.slow
 def test_a_class_name_in_any_script(target_factory) -> None:
     target = target_factory("oddities")
     data = cli_json("oldest", "Ünïcødé", "--pid", str(target.pid))
@@ -30,6 +33,7 @@ def test_a_class_name_in_any_script(target_factory) -> None:
     assert via["rows"][0]["kind"] == "list"
 
 
+@pytest.mark.slow
 def test_refusals_name_the_option_the_user_typed(basic_target) -> None:
     pid = str(basic_target.pid)
     result = run_cli("oldest", "Widget", "--pid", pid, "--attr", "__dict__")
@@ -41,6 +45,7 @@ def test_refusals_name_the_option_the_user_typed(basic_target) -> None:
         assert f"{internal} " not in result.stderr
 
 
+@pytest.mark.slow
 def test_ctrl_c_during_a_census_stops_at_once(target_factory) -> None:
     target = target_factory("oddities", "400000")
     proc = subprocess.Popen(
@@ -61,6 +66,7 @@ def test_ctrl_c_during_a_census_stops_at_once(target_factory) -> None:
     assert took < 0.5, f"took {took:.2f} s to stop"
 
 
+@pytest.mark.slow
 def test_ps_keeps_the_pid_of_a_socket_whole_at_80_columns(target_factory) -> None:
     target = target_factory("basic", "1", "1")
     result = run_cli("ps", env={"COLUMNS": "80"})
@@ -69,6 +75,7 @@ def test_ps_keeps_the_pid_of_a_socket_whole_at_80_columns(target_factory) -> Non
     assert max(len(line) for line in result.stdout.splitlines()) <= 80
 
 
+@pytest.mark.slow
 def test_via_labels_are_explained_under_the_table(target_factory) -> None:
     target = target_factory("oddities")
     result = run_cli("heap", "--by-via", "Big", "--pid", str(target.pid), env={"COLUMNS": "200"})
@@ -79,6 +86,7 @@ def test_via_labels_are_explained_under_the_table(target_factory) -> None:
     assert ".? an attribute whose name leakscope cannot read" in text
 
 
+@pytest.mark.slow
 def test_oldest_json_gives_the_address_as_the_table_does(basic_target) -> None:
     data = cli_json("oldest", "Widget", "--pid", str(basic_target.pid))
     assert data["address"] == hex(data["id"])
@@ -86,6 +94,7 @@ def test_oldest_json_gives_the_address_as_the_table_does(basic_target) -> None:
     assert data["address"] in table
 
 
+@pytest.mark.slow
 def test_watch_json_is_one_document_per_line(basic_target) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "leakscope", "prefs", "--pid", str(basic_target.pid)]

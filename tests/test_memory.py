@@ -161,6 +161,7 @@ def test_verdict_from_history_samples_in_a_target() -> None:
     assert out["verdict"]["verdict"] == "native", out["verdict"]
 
 
+@pytest.mark.slow
 def test_growing_list_is_live_objects() -> None:
     out = run_target("growing-list")
     assert out["now"]["rss"] - out["before"]["rss"] > 40 * MIB
@@ -195,6 +196,7 @@ def test_idle_process_has_no_growth() -> None:
     assert out["verdict"]["verdict"] == "no-growth", out["verdict"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["small-freed", "bytes-freed", "native"])
 def test_same_verdicts_on_python_313(kind: str) -> None:
     python = python_313()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import cli_json
 
 
@@ -11,6 +13,7 @@ def _ready(target) -> None:
     assert target.proc.stdout.readline().strip() == "ready"
 
 
+@pytest.mark.slow
 def test_freed_bytes_are_allocator_held_and_trim_returns_them(target_factory):
     target = target_factory("memory_cases", "held-bytes")
     _ready(target)
@@ -23,6 +26,7 @@ def test_freed_bytes_are_allocator_held_and_trim_returns_them(target_factory):
     assert trimmed["rss_after"] < trimmed["rss_before"] - 100 * 2**20, trimmed
 
 
+@pytest.mark.slow
 def test_growing_live_objects(target_factory):
     target = target_factory("memory_cases", "growing")
     _ready(target)
@@ -31,6 +35,7 @@ def test_growing_live_objects(target_factory):
     assert len(data["samples"]) >= 3
 
 
+@pytest.mark.slow
 def test_a_steady_process_is_no_growth_at_once_later_and_after_a_census(target_factory):
     """leakscope's own work — loading RPyC at the first query, a census's lists —
     never reads as the program's growth."""

@@ -322,7 +322,7 @@ def test_diff_view_grouped_unchanged_heap_and_nothing_tracked() -> None:
 def test_diff_view_of_snapshots_an_hour_apart() -> None:
     report = DiffReport(Side(1, 0.0), Side(1, 3_600.0), None, (DiffRow("app.Page", 1, 2),))
     title = line_with(text_of(diff_view(report, 25)), "Live references")
-    assert title.strip() == "Live references: pid 1, 3,600 s apart", title
+    assert title.strip() == "Live references: pid 1, 60 min apart", title
 
 
 # -- several processes ----------------------------------------------------------------

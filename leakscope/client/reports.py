@@ -421,7 +421,9 @@ class ObjectsReport:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ObjectsReport:
         return cls(
-            query=_str(_get(data, "class"), "class"),
+            # The agent answers with the name asked for as "class"; `to_json` keeps it as
+            # "query" (and gives the class found as "class").
+            query=_str(data["query"] if "query" in data else _get(data, "class"), "query"),
             total=_int(data.get("total", 0), "total"),
             objects=tuple(
                 ObjectInfo.from_json(_obj(o, "an object"))

@@ -206,11 +206,15 @@ def _wait(
     # exits at once (python could not open its script) is not "listening".
     pending: list[tuple[float, HookReport]] = []
 
+    began = time.monotonic()
+
     def tell(report: HookReport, exited: bool) -> None:
-        if exited and report.pid == child:
-            say(f"leakscope: {name} (pid {child}) exited at once; its agent is gone")
-        else:
+        if not exited or report.pid != child:
             say(f"leakscope: agent of pid {report.pid} listening on {report.detail}")
+        elif time.monotonic() - began < 2 * HOLD_S:
+            say(f"leakscope: {name} (pid {child}) exited at once; its agent is gone")
+        else:  # a busy machine read the report late: it did listen, and is gone now
+            say(f"leakscope: agent of pid {child} listened on {report.detail} until {name} exited")
 
     while True:
         info = signal.sigtimedwait(watched, 0.05 if pending or not heard else 1.0)

@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from leakscope.client.reports import DiffReport
-from leakscope.render.text import size
+from leakscope.render.text import duration, size
 
 
 def diff_view(report: DiffReport, limit: int) -> Group:
@@ -16,7 +16,7 @@ def diff_view(report: DiffReport, limit: int) -> Group:
     parts: list[RenderableType] = [
         f"[yellow]warning: {escape(note)}[/]" for note in report.warnings
     ]
-    span = f"{report.interval_s:,.3g} s apart"
+    span = f"{duration(abs(report.interval_s))} apart"
     pids = (
         f"pid {report.before.pid}"
         if report.before.pid == report.after.pid

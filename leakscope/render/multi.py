@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.table import Table
 
 from leakscope.client.reports import MultiDiff, MultiHeap, MultiMemory, MultiPrefs
-from leakscope.render.text import age, size
+from leakscope.render.text import age, duration, plural, signed, size
 
 
 def _pid_header(pid: int, fastest: int | None) -> str:
@@ -19,7 +19,7 @@ def _gone(gone: dict[int, str]) -> str | None:
 def multi_prefs_table(report: MultiPrefs) -> Table:
     """Live refs of several processes; the fastest-growing process is marked ▲."""
     grouped = report.group_by is not None
-    table = Table(title=f"Live References — {len(report.pids)} processes", title_justify="left")
+    table = Table(title=f"Live References — {plural(len(report.pids), 'process', 'processes')}", title_justify="left")
     table.add_column("Class", style="bold", overflow="fold", min_width=20)
     if grouped:
         table.add_column(str(report.group_by).capitalize())
@@ -46,7 +46,7 @@ def multi_prefs_table(report: MultiPrefs) -> Table:
 
 def multi_heap_table(report: MultiHeap) -> Table:
     """Heap by type of several processes: count per process, total count and size."""
-    table = Table(title=f"Heap by type — {len(report.pids)} processes", title_justify="left")
+    table = Table(title=f"Heap by type — {plural(len(report.pids), 'process', 'processes')}", title_justify="left")
     table.add_column("Type", style="bold", overflow="fold")
     for pid in report.pids:
         table.add_column(str(pid), justify="right")
@@ -65,7 +65,7 @@ def multi_heap_table(report: MultiHeap) -> Table:
 
 def multi_memory_table(report: MultiMemory) -> Table:
     """One row per process: RSS, USS, Python objects, verdict."""
-    table = Table(title=f"Memory — {len(report.reports)} processes", title_justify="left")
+    table = Table(title=f"Memory — {plural(len(report.reports), 'process', 'processes')}", title_justify="left")
     for name in ("PID", "RSS", "USS", "Python objects", "Verdict"):
         table.add_column(name, justify="left" if name == "Verdict" else "right")
     for r in report.reports:
@@ -83,7 +83,8 @@ def multi_memory_table(report: MultiMemory) -> Table:
 def multi_diff_table(report: MultiDiff, limit: int) -> Table:
     """Growth per class over an interval, one column per process and a total."""
     table = Table(
-        title=f"Growth over {report.interval_s:g} s — {len(report.pids)} processes",
+        title=f"Growth over {duration(report.interval_s)} — "
+        f"{plural(len(report.pids), 'process', 'processes')}",
         title_justify="left",
     )
     table.add_column("Class", style="bold", overflow="fold")
@@ -93,7 +94,7 @@ def multi_diff_table(report: MultiDiff, limit: int) -> Table:
     for row in report.rows[:limit]:
         table.add_row(
             row.cls,
-            *[f"{row.per_pid.get(pid, 0):+,}" for pid in report.pids],
+            *[signed(row.per_pid[pid]) if pid in row.per_pid else "-" for pid in report.pids],
             f"{row.delta:+,}",
         )
     table.caption = _gone(report.gone)

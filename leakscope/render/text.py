@@ -36,11 +36,25 @@ def signed(n: int | float | None) -> str:
     if n is None:
         return "-"
     if isinstance(n, float):
-        return f"{n:+.1f}"
-    return f"{n:+d}" if n else "0"
+        return f"{n:+,.1f}"
+    return f"{n:+,d}" if n else "0"
 
 
 SPARK = "▁▂▃▄▅▆▇█"
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """``"1 process"``, ``"3 processes"``."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def duration(seconds: float) -> str:
+    """``"45 s"``, ``"12 min"``, ``"1.5 h"``: a span in the unit that reads best."""
+    if seconds < 100:
+        return f"{seconds:.3g} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:,.3g} h"
 
 
 def sparkline(values: list[int] | list[float], width: int = 24) -> str:

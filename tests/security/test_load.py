@@ -21,6 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from leakscope.client.api import Client
 from leakscope.client.errors import ExitCode, LeakscopeError
 from leakscope.client.local import LocalTransport
@@ -55,6 +57,7 @@ def one_client(pid: int, path: str, timeout: float = 120) -> int:
     return right
 
 
+@pytest.mark.slow
 def test_hundred_clients_against_a_busy_target(start_target: Any) -> None:
     t = start_target("--objects", "10", "--busy")
     t.ask("ping")
@@ -108,6 +111,7 @@ def test_hundred_clients_against_a_busy_target(start_target: Any) -> None:
     assert peak[0] <= base_threads + MAX_CLIENTS + 2, f"{peak[0]} threads: not bounded"
 
 
+@pytest.mark.slow
 def test_connections_beyond_the_limit_queue(start_target: Any) -> None:
     """With every slot held, a further client waits in the backlog and is served later."""
     t = start_target("--idle-timeout", "1.5")

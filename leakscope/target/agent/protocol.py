@@ -201,7 +201,12 @@ class StrictConnection(Connection):  # type: ignore[misc]
             exc = RefusedRequest("request refused by the leakscope agent")
             self._send(consts.MSG_EXCEPTION, seq, self._box_exc(RefusedRequest, exc, None))
             return
-        super()._dispatch_request(seq, raw_args)
+        try:
+            super()._dispatch_request(seq, raw_args)
+        except RefusedRequest as refused:
+            # Stock RPyC boxes a reply outside its try: a handle refused by `_box` would
+            # end the connection instead of reaching the client as a refusal.
+            self._send(consts.MSG_EXCEPTION, seq, self._box_exc(RefusedRequest, refused, None))
 
     def close(self) -> None:
         """Close at once: stock RPyC would send a request and wait for the client."""
