@@ -46,10 +46,10 @@ def history_plot(report: HistoryReport, tall: bool = False) -> Group:
                 line.append(_BLOCKS[int((height - (level - 1)) * 8)])
             else:
                 line.append(" ")
-        label = (
-            f"{low + (high - low) * level / rows:>10,.0f} ┤"
-            if level in (rows, 1)
-            else " " * 11 + "│"
-        )
+        label = " " * 11 + "│"
+        if level == rows:
+            label = f"{high:>10,.0f} ┤"
+        elif level == 1:
+            label = f"{low:>10,.0f} ┤"
         lines.append(Text(label + "".join(line)))
     return Group(head, *lines)

@@ -119,8 +119,9 @@ class _LiveObjects(MutableMapping[Any, float]):
             raise KeyError(obj)
 
     def clear(self) -> None:
-        """Forget every instance of the class (they stay alive, uncounted)."""
-        forget_class(self._cls)
+        """Forget every instance of the class (they stay alive, uncounted); the class
+        stays in ``live_refs``, as in Scrapy."""
+        forget_class(self._cls, keep_class=True)
 
     def items(self) -> list[tuple[Any, float]]:  # type: ignore[override]
         """(object, creation time) pairs, oldest first."""

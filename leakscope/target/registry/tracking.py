@@ -257,8 +257,10 @@ def untrack(cls: type) -> bool:
     return True
 
 
-def forget_class(cls: type) -> None:
-    """Drop every record of *cls*: its live objects are no longer counted, new ones start afresh."""
+def forget_class(cls: type, keep_class: bool = False) -> None:
+    """Drop every record of *cls*: its live objects are no longer counted, new ones start
+    afresh. With *keep_class* the class stays listed, with no instances (Scrapy's
+    ``live_refs[cls].clear()``)."""
     hots = cls.__dict__.get(_HOT)
     if type(hots) is list:
         hots.clear()  # new objects take the slow path, which makes a new record
@@ -268,6 +270,8 @@ def forget_class(cls: type) -> None:
             # Drop its weak references too: their objects then count as not recorded
             # (`live_refs[cls][obj] = t` may record them again) and no callback fires.
             del record.refs[:]
+    if keep_class:
+        _new_record(cls, (id(cls), 0, None))
 
 
 def set_track_sites(on: bool) -> None:
