@@ -63,7 +63,8 @@ def dump(pid: int | None, timeout: float, as_json: bool, output: str, max_object
     Every object the census counts: its type, shallow size, labelled references, and the
     first 64 characters of strings, bytes and numbers. The target walks in chunks and lets
     its other threads run between them; it refuses a heap larger than --max-objects
-    rather than dump half of it. The file is compact (zlib) and versioned.
+    rather than dump half of it. The file is compact (zlib) and versioned; a new one is
+    readable by its owner only (it holds the beginnings of the process's strings).
 
     \b
     Examples:
@@ -78,7 +79,7 @@ def dump(pid: int | None, timeout: float, as_json: bool, output: str, max_object
     with connector().connect(pid, timeout) as client:
         taken = _take(client, max_objects, as_json)
     content = to_bytes(taken)
-    write_output(output, content, "dump")
+    write_output(output, content, "dump", mode=0o600)  # it holds the process's strings
     facts = {
         "pid": taken.pid,
         "file": output,

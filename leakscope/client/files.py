@@ -208,8 +208,11 @@ def check_output_path(path: str, what: str) -> None:
         )
 
 
-def write_output(path: str, content: str | bytes, what: str) -> None:
-    """Write *content* to *path* as a shell redirection would (see the module docstring)."""
+def write_output(path: str, content: str | bytes, what: str, mode: int = 0o644) -> None:
+    """Write *content* to *path* as a shell redirection would (see the module docstring).
+
+    *mode*: of a new file (under the umask); a file written over keeps its own. Heap dumps
+    pass 0o600: they hold the beginnings of the process's strings."""
     data = content.encode() if isinstance(content, str) else content
     if path == "-":
         _write_stream(data, what)
@@ -225,7 +228,7 @@ def write_output(path: str, content: str | bytes, what: str) -> None:
     if info is not None and not stat.S_ISREG(info.st_mode):
         _write_in_place(real, data, path, what)  # a FIFO, a device: write into it
         return
-    _write_by_rename(real, data, info, path, what)
+    _write_by_rename(real, data, info, path, what, mode)
 
 
 def _cannot_write(path: str, what: str, exc: OSError) -> LeakscopeError:
@@ -261,12 +264,17 @@ def _write_in_place(real: str, data: bytes, path: str, what: str) -> None:
 
 
 def _write_by_rename(
-    real: str, data: bytes, info: os.stat_result | None, path: str, what: str
+    real: str,
+    data: bytes,
+    info: os.stat_result | None,
+    path: str,
+    what: str,
+    mode: int = 0o644,
 ) -> None:
     directory, name = os.path.split(real)
     tmp = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     except OSError as exc:
         raise _cannot_write(path, what, exc) from None
     try:

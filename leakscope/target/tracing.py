@@ -26,8 +26,9 @@ from typing import Any
 from leakscope.target.census.sizes import _GC_HEADER, _PRE_HEADER, _PRE_HEADER_FLAGS
 from leakscope.target.registry.sites import _is_internal
 
-#: Frames kept per allocation: enough to step out of a factory in a library.
-FRAMES = 8
+#: Frames kept per allocation: enough to step out of a factory or two in a library, and
+#: cheaper than more (see ``bench/bench_leaks.py``).
+FRAMES = 4
 #: Most objects of one type whose traceback is read.
 MAX_OBJECTS = 200_000
 

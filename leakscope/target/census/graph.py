@@ -44,13 +44,20 @@ byte order, of these arrays back to back (counts are in the chunk's answer)::
     value bytes   each value ended by NUL (UTF-8, surrogates passed through; a NUL
                   inside a string is written \\x00; bytes are kept as their repr)
 
-Memory: the target never holds a Python object per edge beyond the chunk being packed. What
-the dump adds while it runs is the census's own (8 bytes per GC-tracked object for the
+The walk runs in a helper thread ("leakscope-dump", started by the first `next_chunk`) that
+packs and compresses the next chunks while the agent's thread sends the last ones, with the
+census's pause rules (the GIL given away every ~5 ms; its waits for the agent are no
+pauses). It stops when the client says so, when the connection closes, or at the next call
+after `IDLE_S` without one (the agent closes idle connections before that).
+
+Memory: the target never keeps a Python object per edge; what is packed leaves as bytes.
+What the dump adds while it runs is the census's own (8 bytes per GC-tracked object for the
 snapshot list, ~60 bytes per untracked object met more than once, the queue of untracked
-containers) plus one chunk (`CHUNK_BYTES`, ~1 MiB packed) and, transiently, ~24 bytes per item
-of the largest container being packed. Between two calls the walk is suspended; the service
-drops it when the client says so, when the connection closes, or after `IDLE_S` without a
-call.
+containers: 8 bytes each), up to `QUEUED` + 1 chunks (`CHUNK_BYTES` packed, 512 KiB, plus their
+compressed and base64 forms while they are sent) and, while a group of containers is packed,
+~16 bytes per item of the group (at most `BIG_CONTAINER` items, or one longer list copied in
+slices). No container is copied per object: thousands of lists alive at once would drive the
+host's collector into full collections.
 """
 
 from __future__ import annotations
@@ -89,11 +96,11 @@ NAME, INDEX, KEY, VALUE, MEMBER = 0, 1, 2, 3, 4
 SHIFT = 29
 ARG_MASK = (1 << SHIFT) - 1
 #: Packed bytes (before compression) a chunk aims at.
-CHUNK_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 19
 #: Seconds a suspended dump waits for its next call before the service drops it.
 IDLE_S = 120.0
 #: Packed chunks the helper thread keeps ready at most (and one answer carries at most).
-QUEUED = 3
+QUEUED = 1
 #: Seconds a call waits for a chunk before answering with none (the client asks again).
 WAIT_S = 10.0
 #: Most distinct label strings; attribute names beyond it are labelled ``.?``.
@@ -195,6 +202,8 @@ class GraphDump:
         self._plans: dict[tuple[type, int], tuple[tuple[str, ...], tuple[int, ...], array]] = {}
         self._doubted: set[tuple[type, int]] = set()
         self._out = _Out()
+        self._seen_ids: set[int] = set()
+        self._containers: list = []
         self._queue: queue.Queue[object] = queue.Queue(maxsize=QUEUED)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -279,6 +288,8 @@ class GraphDump:
         self._gen = None
         self._out = _Out()
         self._type_ids.clear()
+        self._containers = []
+        self._seen_ids = set()
 
     # -- the helper thread --------------------------------------------------------------
 
@@ -379,63 +390,55 @@ class GraphDump:
 
     def _walk(self, tracked: list, extra: list) -> Generator[None, None, None]:
         """Pack every object once; yields between batches (the caller flushes full chunks)."""
-        seen_ids: set[int] = set()
         pacer = self.pacer
-        containers: list = []
         # The locals of other threads' frames: roots, and maybe reached from nowhere else.
-        found = _sort_found(extra, seen_ids, pacer)
+        found = _sort_found(extra, self._seen_ids, pacer)
         del extra
-        self._emit_found(found, containers)
+        self._emit_found(found)
         del found
         for start in range(0, len(tracked), CHUNK):
-            batch: dict[type, list] = {}
-            for obj in tracked[start : start + CHUNK]:
-                cls = type(obj)
-                group = batch.get(cls)
-                if group is None:
-                    batch[cls] = [obj]
-                else:
-                    group.append(obj)
-            flat: list = []
-            self._pack(batch, flat)
-            del batch
-            found = _sort_found(flat, seen_ids, pacer)
-            del flat
-            self._emit_found(found, containers)
-            del found
+            self._batch(tracked[start : start + CHUNK])
             pacer.tick()
             yield
         del tracked[:]
+        containers = self._containers
         while containers:
             chunk = containers[-CHUNK:]
             del containers[-CHUNK:]
-            batch = {}
-            for obj in chunk:
-                cls = type(obj)
-                group = batch.get(cls)
-                if group is None:
-                    batch[cls] = [obj]
-                else:
-                    group.append(obj)
+            self._batch(chunk)
             del chunk
-            flat = []
-            self._pack(batch, flat)
-            del batch
-            found = _sort_found(flat, seen_ids, pacer)
-            del flat
-            self._emit_found(found, containers)
-            del found
             pacer.tick()
             yield
 
-    def _emit_found(self, found: dict[type, list], containers: list) -> None:
+    def _batch(self, objects: list) -> None:
+        batch: dict[type, list] = {}
+        for obj in objects:
+            cls = type(obj)
+            group = batch.get(cls)
+            if group is None:
+                batch[cls] = [obj]
+            else:
+                group.append(obj)
+        flat: list = []
+        self._pack(batch, flat)
+        del batch
+        self._drain(flat)
+
+    def _drain(self, flat: list) -> None:
+        """The untracked objects among these referents, met for the first time: packed (leaves)
+        or queued (containers)."""
+        found = _sort_found(flat, self._seen_ids, self.pacer)
+        del flat[:]
+        self._emit_found(found)
+
+    def _emit_found(self, found: dict[type, list]) -> None:
         """Leaves are packed now; containers (and code) wait in the queue for their edges."""
         leaves: dict[type, list] = {}
         for cls, objects in found.items():
             if self._role(cls) == _LEAF:
                 leaves[cls] = objects
             else:
-                containers.extend(objects)
+                self._containers.extend(objects)
         if leaves:
             self._pack(leaves, [])
 
@@ -449,44 +452,57 @@ class GraphDump:
             )
 
     def _pack(self, batch: dict[type, list], flat: list) -> None:
-        out = self._out
+        """Nodes and edges of these objects. Between groups (a group's nodes and edges are
+        whole) a long ``flat`` is drained and a full chunk is handed over, so that neither
+        grows with the batch."""
         tick = self.pacer.tick
         for cls, objects in batch.items():
-            n = len(objects)
-            self._count(n)
-            out.ids.extend(map(id, objects))
-            out.types.extend(array("i", [self._type_id(cls)]) * n)
-            sizes = self.sizer.each(cls, objects)
-            if sizes.count(sizes[0]) == n:  # one size for all (a C loop): no conversion each
-                out.sizes.extend(array("q", sizes[:1]) * n)
-            else:
-                out.sizes.extend(sizes)
-            del sizes
             role = self._role(cls)
-            if role == _LEAF:
-                out.counts.extend(array("i", [0]) * n)
-                if cls in _VALUE_TYPES and self.value_chars:
-                    self._values(cls, objects, len(out.ids) - n)
-            elif role in (_SEQUENCE, _DICT, _SET):
-                for part in _by_items(objects):
-                    if role == _SEQUENCE:
-                        self._sequences(cls, part, flat)
-                    elif role == _DICT:
-                        self._dicts(part, flat)
-                    else:
-                        self._sets(part, flat)
-                    tick()
-            elif role == _CODE:
-                for code in objects:
-                    self._code(code, flat)
-            elif role == _INSTANCE:
-                self._instances(objects, cls, flat)
-            else:
-                for at, obj in enumerate(objects):
-                    self._other(obj, cls, flat)
-                    if at & 255 == 255:
-                        tick()
-            tick()
+            groups = _by_items(objects) if role in (_SEQUENCE, _DICT, _SET) else [objects]
+            for part in groups:
+                self._nodes(cls, part, role)
+                if role == _SEQUENCE:
+                    self._sequences(cls, part, flat)
+                elif role == _DICT:
+                    self._dicts(part, flat)
+                elif role == _SET:
+                    self._sets(part, flat)
+                elif role == _CODE:
+                    for code in part:
+                        self._code(code, flat)
+                elif role == _INSTANCE:
+                    self._instances(part, cls, flat)
+                elif role == _OTHER:
+                    for at, obj in enumerate(part):
+                        self._other(obj, cls, flat)
+                        if at & 255 == 255:
+                            tick()
+                tick()
+                if len(flat) > BIG_CONTAINER:
+                    self._drain(flat)
+                self._hand_over()
+
+    def _nodes(self, cls: type, objects: list, role: int) -> None:
+        out = self._out
+        n = len(objects)
+        self._count(n)
+        out.ids.extend(map(id, objects))
+        out.types.extend(array("i", [self._type_id(cls)]) * n)
+        sizes = self.sizer.each(cls, objects)
+        if sizes.count(sizes[0]) == n:  # one size for all (a C loop): no conversion each
+            out.sizes.extend(array("q", sizes[:1]) * n)
+        else:
+            out.sizes.extend(sizes)
+        del sizes
+        if role == _LEAF:
+            out.counts.extend(array("i", [0]) * n)
+            if cls in _VALUE_TYPES and self.value_chars:
+                self._values(cls, objects, len(out.ids) - n)
+
+    def _hand_over(self) -> None:
+        """Give a full chunk to the agent's thread (only from the helper thread)."""
+        if self._thread is threading.current_thread() and self._out.packed_size() >= CHUNK_BYTES:
+            self._enqueue(self._package(done=False))
 
     def _values(self, cls: type, objects: list, first: int) -> None:
         """One group of values: its first node and count, and the values, each ended by NUL."""
