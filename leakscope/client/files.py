@@ -132,7 +132,7 @@ def from_json(data: Mapping[str, Any]) -> Snapshot:
 
 def _memory(pid: int, data: Mapping[str, Any]) -> MemoryReport:
     verdict = Verdict.from_json(data) if "verdict" in data else Verdict("no-growth", "")
-    figures = data.get("figures") or {}
+    figures = data.get("figures", {})
     if not isinstance(figures, Mapping):
         raise MalformedReport("memory figures are not an object")
     return MemoryReport(pid=pid, figures=MemoryFigures.from_json(figures), verdict=verdict)
@@ -168,7 +168,7 @@ def read_json(path: str, marker: str, schema: int, what: str) -> Mapping[str, An
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if exc.pos >= len(text.rstrip()) - 1:
+        if _ends_early(text):
             raise bad("truncated JSON (the file ends early)") from None
         raise bad(f"not JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
     if not isinstance(data, dict) or marker not in data:
@@ -182,6 +182,27 @@ def read_json(path: str, marker: str, schema: int, what: str) -> Mapping[str, An
             f"(it reads schema {schema})"
         )
     return data
+
+
+def _ends_early(text: str) -> bool:
+    """True when *text* stops inside a string, an object or a list: a cut-off file."""
+    depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            depth += 1
+        elif char in "}]":
+            depth -= 1
+    return in_string or depth > 0
 
 
 def write_snapshot(snap: Snapshot, path: str) -> None:
