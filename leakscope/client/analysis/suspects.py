@@ -15,7 +15,7 @@ its own (the leaking class first, not the strings it carries):
   dominates, nor leakscope's own bookkeeping). A top object's exclusive size is its
   retained size less that of the top objects inside it; a kind's score is the sum of the
   exclusive sizes of its top objects. Kinds that grew (count) and score are the suspects,
-  highest score first.
+  highest score first (down to `MINOR` of the first one's score).
 
 A suspect's *holder* (the accumulation point) is the object that dominates most of its new
 instances among their nearest dominators that existed before (in the first dump): the list
@@ -32,6 +32,8 @@ from typing import Any
 from leakscope.client.analysis.heapgraph import HeapGraph, require
 from leakscope.client.reports import LeakHolder, LeakSite, LeakSuspect, RetentionPath
 
+#: A suspect must keep alive at least this share of what the first suspect keeps alive.
+MINOR = 0.05
 ATOMS = frozenset({"str", "bytes", "int", "float", "complex", "bool", "bytearray"})
 CARRIERS = frozenset(
     {
@@ -132,6 +134,8 @@ def suspects(
         for k in np.argsort(-score, kind="stable")
         if score[k] > 0 and count_b.get(names[k], 0) > count_a.get(names[k], 0)
     ][:limit]
+    # Kinds whose new objects keep alive a sliver of what the first one's do are noise.
+    ranked = [k for k in ranked if score[k] >= MINOR * score[ranked[0]]]
     out = []
     for k in ranked:
         kind = names[k]

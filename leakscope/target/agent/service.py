@@ -165,7 +165,8 @@ def _objects_of(class_name: str, most: int) -> tuple[list[tuple[object, float | 
     found, total = _untracked_objects(cls, most)
     short = describe.qualified_name(cls)
     note = (
-        f"{short} is not tracked: its objects have no ages (shown in the GC's order); "
+        f"{short} is not tracked: its objects have no ages (shown oldest GC generation "
+        "first); "
         f"`leakscope track {short}` records the age (and with --sites the creation site) "
         "of those made from then on"
     )
@@ -177,11 +178,13 @@ def _untracked_objects(cls: type, most: int) -> tuple[list[object], int]:
     found: list[object] = []
     total = 0
     if vars(type)["__flags__"].__get__(cls) & (1 << 14):
-        for obj in gc.get_objects():
-            if type(obj) is cls:
-                total += 1
-                if len(found) < most:
-                    found.append(obj)
+        # The oldest generation first: the objects that have lived longest come first.
+        for generation in (2, 1, 0):
+            for obj in gc.get_objects(generation):
+                if type(obj) is cls:
+                    total += 1
+                    if len(found) < most:
+                        found.append(obj)
         return found, total
     from leakscope.target.census.walk import HeapWalk
 
