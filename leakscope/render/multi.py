@@ -19,7 +19,10 @@ def _gone(gone: dict[int, str]) -> str | None:
 def multi_prefs_table(report: MultiPrefs) -> Table:
     """Live refs of several processes; the fastest-growing process is marked ▲."""
     grouped = report.group_by is not None
-    table = Table(title=f"Live References — {plural(len(report.pids), 'process', 'processes')}", title_justify="left")
+    table = Table(
+        title=f"Live References — {plural(len(report.pids), 'process', 'processes')}",
+        title_justify="left",
+    )
     table.add_column("Class", style="bold", overflow="fold", min_width=20)
     if grouped:
         table.add_column(str(report.group_by).capitalize())
@@ -46,7 +49,10 @@ def multi_prefs_table(report: MultiPrefs) -> Table:
 
 def multi_heap_table(report: MultiHeap) -> Table:
     """Heap by type of several processes: count per process, total count and size."""
-    table = Table(title=f"Heap by type — {plural(len(report.pids), 'process', 'processes')}", title_justify="left")
+    table = Table(
+        title=f"Heap by type — {plural(len(report.pids), 'process', 'processes')}",
+        title_justify="left",
+    )
     table.add_column("Type", style="bold", overflow="fold")
     for pid in report.pids:
         table.add_column(str(pid), justify="right")
@@ -65,7 +71,10 @@ def multi_heap_table(report: MultiHeap) -> Table:
 
 def multi_memory_table(report: MultiMemory) -> Table:
     """One row per process: RSS, USS, Python objects, verdict."""
-    table = Table(title=f"Memory — {plural(len(report.reports), 'process', 'processes')}", title_justify="left")
+    table = Table(
+        title=f"Memory — {plural(len(report.reports), 'process', 'processes')}",
+        title_justify="left",
+    )
     for name in ("PID", "RSS", "USS", "Python objects", "Verdict"):
         table.add_column(name, justify="left" if name == "Verdict" else "right")
     for r in report.reports:
