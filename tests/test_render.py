@@ -443,7 +443,7 @@ def test_history_plot_line_and_tall_chart() -> None:
     tall = text_of(history_plot(report, tall=True)).splitlines()
     assert len(tall) == 11
     assert tall[1].startswith("    10,500 ┤") and tall[1].endswith("█")
-    assert tall[10].startswith("    10,050 ┤")
+    assert tall[10].startswith("    10,000 ┤")  # the bottom line is the minimum
     assert text_of(history_plot(HistoryReport(1, "app.Page", ()))).strip() == (
         "app.Page: no samples yet"
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import stat
 import sys
@@ -168,7 +169,7 @@ def read_json(path: str, marker: str, schema: int, what: str) -> Mapping[str, An
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        if _ends_early(text):
+        if _cut_off(text, exc):
             raise bad("truncated JSON (the file ends early)") from None
         raise bad(f"not JSON ({exc.msg}, line {exc.lineno} column {exc.colno})") from None
     if not isinstance(data, dict) or marker not in data:
@@ -184,25 +185,20 @@ def read_json(path: str, marker: str, schema: int, what: str) -> Mapping[str, An
     return data
 
 
-def _ends_early(text: str) -> bool:
-    """True when *text* stops inside a string, an object or a list: a cut-off file."""
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "{[":
-            depth += 1
-        elif char in "}]":
-            depth -= 1
-    return in_string or depth > 0
+_PARTIAL_NUMBER = re.compile(r"-?[0-9]*\.?[0-9]*(?:[eE][-+]?[0-9]*)?\Z")
+_PARTIAL_ESCAPE = re.compile(r"\\?u[0-9a-fA-F]{0,4}\Z")
+
+
+def _cut_off(text: str, error: json.JSONDecodeError) -> bool:
+    """True when *text* is valid JSON cut short: it ends inside a string, a number, a
+    literal or an escape, or where a value, a comma or a closing bracket should come."""
+    if error.msg.startswith("Unterminated string"):
+        return True
+    rest = text[error.pos :].strip()
+    if error.msg.startswith("Invalid \\uXXXX"):
+        return bool(_PARTIAL_ESCAPE.match(rest))
+    literal = any(word.startswith(rest) for word in ("true", "false", "null"))
+    return not rest or literal or bool(_PARTIAL_NUMBER.match(rest))
 
 
 def write_snapshot(snap: Snapshot, path: str) -> None:
