@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from leakscope import wire
@@ -16,7 +18,9 @@ from leakscope.cli.options import (
     target_options,
 )
 from leakscope.client.errors import ExitCode, LeakscopeError
-from leakscope.client.reports import RetentionPath
+
+if TYPE_CHECKING:
+    from leakscope.client.reports import RetentionPath
 
 
 @click.command()

@@ -10,24 +10,25 @@ the target's key names. Use it as a context manager.
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from leakscope.client.analysis.verdict import judge
+from leakscope.client import reports
 from leakscope.client.errors import ExitCode, LeakscopeError
-from leakscope.client.reports import (
-    HeapReport,
-    Hello,
-    HistoryReport,
-    HistoryTable,
-    MalformedReport,
-    MemoryAnswer,
-    MemoryReport,
-    ObjectInfo,
-    ObjectsReport,
-    PrefsReport,
-    SitesReport,
-    TrackAnswer,
-)
+
+if TYPE_CHECKING:  # the report modules load on first use (see leakscope.client.reports)
+    from leakscope.client.reports import (
+        HeapReport,
+        Hello,
+        HistoryReport,
+        HistoryTable,
+        MemoryAnswer,
+        MemoryReport,
+        ObjectInfo,
+        ObjectsReport,
+        PrefsReport,
+        SitesReport,
+        TrackAnswer,
+    )
 
 
 class Transport(Protocol):
@@ -69,7 +70,7 @@ class Client:
     @property
     def hello(self) -> Hello:
         """The agent's handshake."""
-        return self._typed(Hello.from_json, self.transport.hello)
+        return self._typed(reports.Hello.from_json, self.transport.hello)
 
     def call(self, method: str, *args: object, timeout: float | None = None) -> Any:
         """A raw call: the answer's JSON payload (for `leakscope _call` and tests)."""
@@ -78,7 +79,7 @@ class Client:
     def _typed(self, make: Any, data: Any) -> Any:
         try:
             return make(data)
-        except MalformedReport as exc:
+        except reports.MalformedReport as exc:
             raise LeakscopeError(
                 ExitCode.INCOMPATIBLE,
                 f"the agent of process {self.transport.pid} answered in an unknown shape: {exc}",
@@ -91,7 +92,7 @@ class Client:
     ) -> PrefsReport:
         """Live tracked objects per class (and group)."""
         report: PrefsReport = self._typed(
-            PrefsReport.from_json, self.call("prefs", tuple(ignore), group_by, collect)
+            reports.PrefsReport.from_json, self.call("prefs", tuple(ignore), group_by, collect)
         )
         return report
 
@@ -102,7 +103,7 @@ class Client:
         data = self.call("oldest", cls, tuple(attrs), why, collect)
         if not data.get("found"):
             return None
-        found: ObjectInfo = self._typed(ObjectInfo.from_json, data)
+        found: ObjectInfo = self._typed(reports.ObjectInfo.from_json, data)
         return found
 
     def all(
@@ -110,7 +111,7 @@ class Client:
     ) -> ObjectsReport:
         """The live objects of a tracked class, oldest first."""
         report: ObjectsReport = self._typed(
-            ObjectsReport.from_json, self.call("all", cls, tuple(attrs), limit, collect)
+            reports.ObjectsReport.from_json, self.call("all", cls, tuple(attrs), limit, collect)
         )
         return report
 
@@ -125,13 +126,17 @@ class Client:
     ) -> HeapReport:
         """A census of the heap, partitioned one way."""
         data = self.call("heap", partition, of, limit, max_objects, backend, collect)
-        report: HeapReport = self._typed(HeapReport.from_json, data)
+        report: HeapReport = self._typed(reports.HeapReport.from_json, data)
         return report
 
     def memory(self, trim: bool = False) -> MemoryReport:
         """The memory picture, with the verdict judged here from the agent's figures."""
-        answer: MemoryAnswer = self._typed(MemoryAnswer.from_json, self.call("memory", trim))
-        return MemoryReport(
+        from leakscope.client.analysis.verdict import judge
+
+        answer: MemoryAnswer = self._typed(
+            reports.MemoryAnswer.from_json, self.call("memory", trim)
+        )
+        return reports.MemoryReport(
             pid=answer.pid,
             figures=answer.figures,
             verdict=judge(answer),
@@ -142,32 +147,34 @@ class Client:
     def history(self, cls: str, since_s: float | None = None) -> HistoryReport:
         """The agent's samples of one class's count."""
         report: HistoryReport = self._typed(
-            HistoryReport.from_json, self.call("history", cls, since_s)
+            reports.HistoryReport.from_json, self.call("history", cls, since_s)
         )
         return report
 
     def history_table(self, since_s: float | None = None) -> HistoryTable:
         """The agent's whole history: memory figures and every class's count, per sample."""
         table: HistoryTable = self._typed(
-            HistoryTable.from_json, self.call("history", None, since_s)
+            reports.HistoryTable.from_json, self.call("history", None, since_s)
         )
         return table
 
     def sites(self, on: bool | None = None) -> SitesReport:
         """Turn creation sites on or off (None: leave them), and say which they are."""
-        report: SitesReport = self._typed(SitesReport.from_json, self.call("sites", on))
+        report: SitesReport = self._typed(reports.SitesReport.from_json, self.call("sites", on))
         return report
 
     # -- tracking a class, creation sites (leakscope track / untrack / leaks --sites) -----
 
     def track(self, cls: str, sites: bool = False) -> TrackAnswer:
         """Start tracking a class written in Python (ages and, with sites, creation sites)."""
-        answer: TrackAnswer = self._typed(TrackAnswer.from_json, self.call("track", cls, sites))
+        answer: TrackAnswer = self._typed(
+            reports.TrackAnswer.from_json, self.call("track", cls, sites)
+        )
         return answer
 
     def untrack(self, cls: str) -> TrackAnswer:
         """Stop tracking a class that `track` started tracking."""
-        answer: TrackAnswer = self._typed(TrackAnswer.from_json, self.call("untrack", cls))
+        answer: TrackAnswer = self._typed(reports.TrackAnswer.from_json, self.call("untrack", cls))
         return answer
 
     def trace_start(self, seconds: float) -> bool:

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from leakscope.client.api import Client
 from leakscope.client.errors import ExitCode, LeakscopeError
-from leakscope.client.reports import AgentInfo, AgentList
+
+if TYPE_CHECKING:
+    from leakscope.client.reports import AgentList
 
 DEFAULT_TIMEOUT_S = 30.0
 
@@ -40,6 +43,8 @@ class Connector:
 
     def agents(self, all_users: bool = False, timeout: float = 5.0) -> AgentList:
         """The processes that run an agent (root: every user's, with *all_users*)."""
+        from leakscope.client.reports import AgentInfo, AgentList
+
         all_users = all_users or os.getuid() == 0
         if self.remote is not None:
             from leakscope.client.remote import remote_agents

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.table import Table
 
-from leakscope.client.reports import AgentInfo, ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
 from leakscope.render.text import age, signed, sparkline
+
+if TYPE_CHECKING:
+    from leakscope.client.reports import AgentInfo, ObjectInfo, ObjectsReport, PrefsReport, PrefsRow
 
 
 def agents_table(agents: list[AgentInfo]) -> Table:
