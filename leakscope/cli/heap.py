@@ -29,6 +29,7 @@ def _census(client: Client, quiet: bool, **query: object) -> HeapReport:
 
 
 @click.command()
+@click.argument("dump_file", required=False, type=click.Path(dir_okay=False), metavar="[DUMP]")
 @many_target_options
 @click.option("--by-type", "by_type", is_flag=True, help="Partition by type (the default).")
 @click.option(
@@ -69,6 +70,7 @@ def _census(client: Client, quiet: bool, **query: object) -> HeapReport:
 )
 @collect_option
 def heap(
+    dump_file: str | None,
     pids: tuple[int, ...],
     all_agents: bool,
     timeout: float,
@@ -91,9 +93,13 @@ def heap(
     between chunks; the result says how long it took and how long it paused
     the target.
 
+    With a DUMP file (`leakscope dump`), the heap by type as it was then,
+    offline: no process is asked (other partitions need the live process).
+
     \b
     Examples:
       leakscope heap --pid 4242 --limit 20          the 20 biggest types
+      leakscope heap monday.dump                    by type, from a dump file
       leakscope heap --by-via dict                  how dicts are held: .__dict__, ['meta']...
       leakscope heap --by-referrer HtmlResponse     which types hold the responses
       leakscope heap --all                          by type, one column per process
@@ -120,6 +126,9 @@ def heap(
     ):
         if on is not None and on is not False:
             partition = name
+    if dump_file is not None:
+        _from_dump(dump_file, partition, pids, all_agents, limit, as_json)
+        return
     pid = single_pid(pids, all_agents)
     link = connector()
     if pid is False:
@@ -150,6 +159,29 @@ def heap(
             backend=backend,
             collect=collect,
         )
+    if as_json:
+        from leakscope.render.json import emit
+
+        emit(report.to_json())
+        return
+    from leakscope.render.heap import heap_table
+    from leakscope.render.tables import print_table
+
+    print_table(heap_table(report))
+
+
+def _from_dump(
+    path: str, partition: str, pids: tuple[int, ...], every: bool, limit: int, as_json: bool
+) -> None:
+    if pids or every:
+        raise click.UsageError("a dump file is read as it is: drop --pid/--all")
+    if partition != "type":
+        raise click.UsageError(f"from a dump file, only --by-type (not --by-{partition})")
+    from leakscope.client.analysis.heapgraph import HeapGraph
+    from leakscope.client.analysis.offline import heap_by_type
+    from leakscope.client.dumps import read
+
+    report = heap_by_type(HeapGraph(read(path), path), limit)
     if as_json:
         from leakscope.render.json import emit
 
