@@ -33,6 +33,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from leakscope.client.files import write_output  # noqa: E402
+from leakscope.client.report_contents import (  # noqa: E402
+    ReportContents,
+    RetainedObject,
+    RetainedTree,
+)
 from leakscope.client.reports import (  # noqa: E402
     HeapReport,
     HeapRow,
@@ -51,12 +56,7 @@ from leakscope.client.reports import (  # noqa: E402
     Snapshot,
     Verdict,
 )
-from leakscope.render.report import (  # noqa: E402
-    ReportContents,
-    RetainedObject,
-    RetainedTree,
-    render,
-)
+from leakscope.render.report import render  # noqa: E402
 
 MB = 1024 * 1024
 BUDGET_BYTES = 3 * MB

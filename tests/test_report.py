@@ -403,7 +403,7 @@ def _hour_of_history(classes: int, samples: int = 720) -> HistoryTable:
 
 
 def _contents(history: HistoryTable, types: int = 2000):
-    from leakscope.render.report import ReportContents
+    from leakscope.client.report_contents import ReportContents
 
     rows = tuple(
         PrefsRow(cls=name, count=c[-1], oldest_age_s=3600.0, source="leakscope", rate_per_min=1.0)

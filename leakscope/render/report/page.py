@@ -14,8 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from leakscope.client.report_contents import ReportContents
 from leakscope.render.report import sections
-from leakscope.render.report.contents import ReportContents
 from leakscope.render.report.markup import esc
 
 #: Inline scripts and styles only; no request of any kind (images only as data: URLs).

@@ -14,20 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from leakscope import wire
+from leakscope.client.report_contents import ReportContents, RetainedObject, RetainedTree
 from leakscope.client.reports import (
     DiffReport,
     HeapReport,
     HistoryTable,
+    LeaksReport,
+    LeakSuspect,
     MemoryReport,
     PrefsReport,
     RetentionPath,
-)
-from leakscope.render.report.contents import (
-    LeakSuspect,
-    LeakSuspects,
-    ReportContents,
-    RetainedNode,
-    RetainedSizes,
 )
 from leakscope.render.report.markup import (
     Column,
@@ -407,7 +403,7 @@ def suspects(contents: ReportContents, charts: Charts) -> Section:
     return Section("suspects", "Leak suspects", suspects_body(leaks, charts))
 
 
-def suspects_body(leaks: LeakSuspects, charts: Charts) -> str:
+def suspects_body(leaks: LeaksReport, charts: Charts) -> str:
     """The suspects of one `leakscope leaks` answer."""
     parts = [note(f"Over {duration(leaks.interval_s)} in process {leaks.pid}, most likely first.")]
     if leaks.note:
@@ -543,11 +539,11 @@ def _census(census: HeapReport, charts: Charts) -> str:
     )
 
 
-def retained_body(retained: RetainedSizes, charts: Charts) -> str:
+def retained_body(retained: RetainedTree, charts: Charts) -> str:
     """The dominator tree's biggest objects: a treemap and a table."""
-    flat: list[tuple[int, RetainedNode]] = []
+    flat: list[tuple[int, RetainedObject]] = []
 
-    def node(n: RetainedNode, depth: int) -> dict[str, Any]:
+    def node(n: RetainedObject, depth: int) -> dict[str, Any]:
         flat.append((depth, n))
         return {
             "name": n.type,
