@@ -11,11 +11,15 @@ its own (the leaking class first, not the strings it carries):
   dominator that is neither an atom nor a plain container: so a class instance wrapped in a
   new tuple is still a suspect of its own, and the tuple keeps only its own share;
 * new objects owned by none are the *top* new objects (not those only the C-held roots
-  reach, garbage waiting for the collector, nor those no old object but the super-root
-  dominates, nor leakscope's own bookkeeping). A top object's exclusive size is its
-  retained size less that of the top objects inside it; a kind's score is the sum of the
-  exclusive sizes of its top objects. Kinds that grew (count) and score are the suspects,
-  highest score first (down to `MINOR` of the first one's score).
+  reach, garbage waiting for the collector, nor leakscope's own bookkeeping: objects of
+  its types and what they alone keep alive). New objects that several kinds of roots
+  reach (a module's cache and a thread's local, say) are kept: no single object
+  dominates them, and their holder is then found on their paths from the roots. A top
+  object's exclusive size is its retained size less that of the top objects inside it; a
+  kind's score is the sum of the exclusive sizes of its top objects. Kinds that grew
+  (count) and score are the suspects, highest score first (down to `MINOR` of the first
+  one's score), each held by an object of the program (not only by roots, not by
+  leakscope's own bookkeeping).
 
 A suspect's *holder* (the accumulation point) is the object that dominates most of its new
 instances among their nearest dominators that existed before (in the first dump): the list
@@ -66,16 +70,18 @@ def new_objects(before: HeapGraph, after: HeapGraph) -> Any:
 
 
 def kind_totals(graph: HeapGraph) -> tuple[dict[str, int], dict[str, int]]:
-    """Count and total shallow size per kind."""
+    """Count and total shallow size per kind (types that share a name summed, as a census)."""
     np, _ = require()
     kinds = len(graph.type_names)
     counts = np.bincount(graph.types, minlength=kinds)
     sizes = np.bincount(graph.types, weights=graph.sizes, minlength=kinds)
-    names = graph.type_names
-    return (
-        {names[i]: int(counts[i]) for i in range(kinds) if counts[i]},
-        {names[i]: int(sizes[i]) for i in range(kinds) if counts[i]},
-    )
+    count_of: dict[str, int] = {}
+    size_of: dict[str, int] = {}
+    for i, name in enumerate(graph.type_names):
+        if counts[i]:
+            count_of[name] = count_of.get(name, 0) + int(counts[i])
+            size_of[name] = size_of.get(name, 0) + int(sizes[i])
+    return count_of, size_of
 
 
 def growing_kinds(before: HeapGraph, after: HeapGraph, limit: int = 20) -> list[str]:
@@ -115,9 +121,13 @@ def suspects(
     c_root[after.H[2]] = True
     top &= dom.nearest(c_root) < 0
     old_holder = dom.nearest(~fresh)
-    top &= (old_holder != after.S) & (old_holder != after.H[2])
-    own = np.array([name.startswith("leakscope.") for name in names], bool)
-    top[:n] &= ~own[after.types]
+    top &= old_holder != after.H[2]
+    # leakscope's own bookkeeping: objects of its types, and what they alone keep alive
+    # (the weak references and times of its registry's records).
+    own_kind = np.array([name.startswith("leakscope.") for name in names], bool)
+    own = np.zeros(total, bool)
+    own[:n] = own_kind[after.types]
+    top &= ~own & (dom.nearest(own) < 0)
     above = dom.nearest(top)
     inner = np.flatnonzero(top & (above >= 0))
     retained = dom.retained_size.astype(np.float64)
@@ -133,7 +143,7 @@ def suspects(
         int(k)
         for k in np.argsort(-score, kind="stable")
         if score[k] > 0 and count_b.get(names[k], 0) > count_a.get(names[k], 0)
-    ][:limit]
+    ][: 4 * limit]  # some are dropped below (no holder of the program's)
     # Kinds whose new objects keep alive a sliver of what the first one's do are noise.
     ranked = [k for k in ranked if score[k] >= MINOR * score[ranked[0]]]
     out = []
@@ -145,6 +155,10 @@ def suspects(
             # No one object dominates them (several roots reach them): the holder is then
             # the first old object on their paths from the roots.
             holder = _holder(after, _first_old_on_paths(after, fresh, members)) or holder
+        if holder is None or holder.id == 0 or _is_own(holder):
+            # Held by no object of the program (only by roots: a thread's frame, C code,
+            # garbage) or by leakscope's own bookkeeping: not the program's leak.
+            continue
         found = (sites or {}).get(kind) or {}
         site_rows = tuple(
             LeakSite(str(r.get("site", "?")), str(r.get("function", "")), int(r.get("count", 0)))
@@ -162,7 +176,15 @@ def suspects(
             sites_source=found.get("source"),
         )
         out.append(_with_finding(suspect, interval_s))
+        if len(out) == limit:
+            break
     return tuple(out)
+
+
+def _is_own(holder: LeakHolder) -> bool:
+    """True when the holder belongs to leakscope: its type, or its path's root module."""
+    root = holder.path.root or ""
+    return holder.type.startswith("leakscope.") or root.startswith("module leakscope.")
 
 
 def _first_old_on_paths(graph: HeapGraph, fresh: Any, members: Any) -> Any:
