@@ -206,7 +206,7 @@ def leaks(
       leakscope leaks before.dump after.dump             offline, from two dumps
     """
     from leakscope.client.analysis.heapgraph import HeapGraph, require
-    from leakscope.client.analysis.suspects import suspects
+    from leakscope.client.analysis.suspects import suspects, watch
     from leakscope.client.reports import LeaksReport
 
     if dumps and len(dumps) != 2:
@@ -216,34 +216,30 @@ def leaks(
     if dumps and sites:
         raise click.UsageError("--sites needs a live process (dump files keep no creation sites)")
     require()
-    site_data: dict[str, Any] = {}
-    note = None
     if dumps:
         first, second = _read(dumps[0]), _read(dumps[1])
+        note = None
         if first.pid != second.pid:
             note = f"the two dumps are of different processes ({first.pid}, {second.pid})"
         before, after = HeapGraph(first, dumps[0]), HeapGraph(second, dumps[1])
         seconds = float(second.meta.get("time", 0.0)) - float(first.meta.get("time", 0.0))
-        report_pid = second.pid
+        with _status(as_json, "computing the dominator tree..."):
+            found = suspects(before, after, seconds, limit)
+        report = LeaksReport(second.pid, round(seconds, 3), found, sites_asked=False, note=note)
     else:
-        with connector().connect(pid, timeout) as client:
-            before = HeapGraph(_take(client, max_objects, as_json, " (before)"))
-            traced = client.trace_start(interval + 300.0) if sites else False
-            if sites and not traced:
-                note = "tracemalloc was already on in the program: its traces were used"
-            try:
-                with _status(as_json, f"waiting {interval:g} s for the leak to grow..."):
-                    time.sleep(interval)
-                if sites:
-                    site_data = _sites(client)
-            finally:
-                if traced:
-                    client.trace_stop()
-            after = HeapGraph(_take(client, max_objects, as_json, " (after)"))
-        seconds, report_pid = interval, client.pid
-    with _status(as_json, "computing the dominator tree..."):
-        found = suspects(before, after, seconds, limit, site_data)
-    report = LeaksReport(report_pid, round(seconds, 3), found, sites_asked=sites, note=note)
+        from leakscope.client.dumps import take as take_dump
+
+        with (
+            connector().connect(pid, timeout) as client,
+            _status(as_json, f"watching pid {client.pid}...") as update,
+        ):
+
+            def take(which: str) -> Dump:
+                label = f"dumping the heap of pid {client.pid}{which}"
+                update(label + "...")
+                return take_dump(client, max_objects, lambda n: update(f"{label}: {n:,} objects"))
+
+            report, _, _ = watch(client, interval, sites, limit, take, update)
     if as_json:
         from leakscope.render.json import emit
 
@@ -252,9 +248,3 @@ def leaks(
     from leakscope.render.retained import print_leaks
 
     print_leaks(report)
-
-
-def _sites(client: Client) -> dict[str, Any]:
-    """Creation sites of every type with objects made while tracemalloc ran (and still
-    alive), asked before tracing stops."""
-    return client.leak_sites(())

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from leakscope.client.reports import HistoryTable, LeaksReport, Snapshot
 
@@ -280,32 +280,12 @@ def _missing_analysis() -> str | None:
 def watch(
     client: Client, interval: float, sites: bool, say: Callable[[str], None] = _quiet
 ) -> tuple[LeaksReport, RetainedTree, tuple[HeapReport, HeapReport]]:
-    """Two heap dumps *interval* apart (creation sites traced meanwhile with *sites*), as
-    ``leakscope leaks`` takes them: the leak suspects, the retained sizes of the second, and
-    the heap by type of each."""
-    from leakscope.client import dumps
-    from leakscope.client.analysis.heapgraph import HeapGraph
-    from leakscope.client.analysis.suspects import suspects
+    """`leakscope leaks`'s watch (`leakscope.client.analysis.suspects.watch`): the leak
+    suspects, the retained sizes of the second dump, and the heap by type of each."""
+    from leakscope.client.analysis.suspects import watch as watch_leaks
 
-    say(f"dumping the heap of process {client.pid}...")
-    before = HeapGraph(dumps.take(client), f"pid {client.pid}")
-    traced = client.trace_start(interval + 300.0) if sites else False
-    site_data: dict[str, Any] = {}
-    try:
-        say(f"watching process {client.pid} for {interval:g} s...")
-        time.sleep(interval)
-        if sites:
-            site_data = client.leak_sites(())
-    finally:
-        if traced:
-            client.trace_stop()
-    say("dumping the heap again...")
-    after = HeapGraph(dumps.take(client), f"pid {client.pid}")
-    found = suspects(before, after, interval, SUSPECTS, site_data)
-    note = None
-    if sites and not traced:
-        note = "tracemalloc was already on in the program: its traces were used"
-    report = LeaksReport(client.pid, interval, found, sites_asked=sites, note=note)
+    say(f"watching process {client.pid} for {interval:g} s (two heap dumps)...")
+    report, before, after = watch_leaks(client, interval, sites, SUSPECTS, say=say)
     return report, retained_tree(after), (_heap(before), _heap(after))
 
 

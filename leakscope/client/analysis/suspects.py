@@ -29,12 +29,28 @@ instances it holds.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from leakscope.client.analysis.heapgraph import HeapGraph, require
+from leakscope.client.dumps import Client as DumpSource
 from leakscope.client.reports import LeakHolder, LeakSite, LeakSuspect, RetentionPath
+
+if TYPE_CHECKING:
+    from leakscope.client.dumps import Dump
+    from leakscope.client.reports import LeaksReport
+
+
+class Watched(DumpSource, Protocol):
+    """What `watch` needs of a live process's client (`leakscope.client.api.Client`)."""
+
+    def trace_start(self, seconds: float) -> bool: ...
+
+    def trace_stop(self) -> Any: ...
+
+    def leak_sites(self, kinds: tuple[str, ...]) -> dict[str, Any]: ...
 
 #: A suspect must keep alive at least this share of what the first suspect keeps alive.
 MINOR = 0.05
@@ -67,6 +83,46 @@ def new_objects(before: HeapGraph, after: HeapGraph) -> Any:
     hit = found >= 0
     same[hit] = translate[before.types[found[hit]]] == after.types[hit]
     return ~same
+
+
+def watch(
+    client: Watched,
+    interval: float,
+    sites: bool,
+    limit: int,
+    take: Callable[[str], Dump] | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> tuple[LeaksReport, HeapGraph, HeapGraph]:
+    """Watch a live process for *interval* seconds: a heap dump, the wait (creation sites
+    traced meanwhile with *sites*, and tracing stopped afterwards whatever happens), a
+    second dump; the suspects, and the two graphs. *take* makes a dump (its argument says
+    which: " (before)" or " (after)"); by default `leakscope.client.dumps.take`."""
+    from leakscope.client import dumps
+    from leakscope.client.reports import LeaksReport
+
+    def default(which: str) -> Dump:
+        return dumps.take(client)
+
+    take = take or default
+    before = HeapGraph(take(" (before)"), f"pid {client.pid}")
+    traced = client.trace_start(interval + 300.0) if sites else False
+    found: Mapping[str, Mapping[str, Any]] = {}
+    try:
+        say(f"waiting {interval:g} s for the leak to grow...")
+        time.sleep(interval)
+        if sites:
+            found = client.leak_sites(())
+    finally:
+        if traced:
+            client.trace_stop()
+    after = HeapGraph(take(" (after)"), f"pid {client.pid}")
+    say("computing the dominator tree...")
+    note = None
+    if sites and not traced:
+        note = "tracemalloc was already on in the program: its traces were used"
+    ranked = suspects(before, after, interval, limit, found)
+    report = LeaksReport(client.pid, round(interval, 3), ranked, sites_asked=sites, note=note)
+    return report, before, after
 
 
 def kind_totals(graph: HeapGraph) -> tuple[dict[str, int], dict[str, int]]:
