@@ -60,7 +60,7 @@ def crawl_forever(rate: float, stop: threading.Event) -> None:
         SESSIONS.append(Session())  # only the last few are kept: no leak
         site = SITES[n % len(SITES)]
         request = Request(f"{site}/item/{n}", referer=previous)
-        page = Page(request, b"<html>" + b"x" * 512 + b"</html>")
+        page = Page(request, b"<html>" + b"x" * 16_384 + b"</html>")
         if site == SITES[0]:
             CACHE[request.url] = page  # never pruned: the leak
             previous = page

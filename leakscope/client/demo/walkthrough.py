@@ -8,6 +8,7 @@ nothing is left running and its socket is gone.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shlex
 import signal
@@ -21,26 +22,31 @@ from leakscope.client.errors import ExitCode, LeakscopeError
 #: (title, arguments of `leakscope`) for each step, {pid} filled in.
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Which processes run a leakscope agent?", ("ps",)),
-    ("What is alive, per class, and how old is the oldest?", ("prefs", "--pid", "{pid}")),
     (
-        "A moment later: Page and Request keep growing, Session does not.",
-        ("prefs", "--pid", "{pid}", "--ignore", "Session"),
+        "What is leaking, what holds it, and where is it made? One command, over 3 seconds:",
+        ("leaks", "--pid", "{pid}", "--interval", "3", "--sites"),
     ),
     (
-        "The oldest Page: which URL, and who links to it?",
-        ("oldest", "Page", "--pid", "{pid}", "--attr", "url", "--attr", "request"),
+        "The tracked classes: how many are alive, and how old the oldest is:",
+        ("prefs", "--pid", "{pid}"),
     ),
     (
-        "Why is it still alive? The retention path from a root:",
-        ("oldest", "Page", "--pid", "{pid}", "--why"),
+        "The oldest Page, its URL, and why it is still alive (its path from a root):",
+        ("oldest", "Page", "--pid", "{pid}", "--attr", "url", "--why"),
     ),
     (
-        "All live Pages, oldest first (the first 5):",
-        ("all", "Page", "--pid", "{pid}", "--attr", "url", "--limit", "5"),
+        "A leak of live objects, or memory the allocators keep?",
+        ("memory", "--pid", "{pid}"),
     ),
     ("The same data as JSON, for scripts:", ("prefs", "--pid", "{pid}", "--json")),
 )
+#: The step that needs the analysis extra (numpy, igraph).
+ANALYSIS_STEP = "leaks"
 FINDING = "Found it: every page of https://shop.example stays in CACHE (leakscope/demo/program.py)."
+
+
+def _has_analysis() -> bool:
+    return all(importlib.util.find_spec(name) is not None for name in ("numpy", "igraph"))
 
 
 def start_program(seconds: float) -> tuple[subprocess.Popen[str], str]:
@@ -90,12 +96,16 @@ def walk_through(pause: float, say: Callable[[str, str], None]) -> None:
         say(f"Started a leaky demo program: pid {pid}, agent socket {path}", "bold")
         time.sleep(1.0)
         for index, (title, args) in enumerate(STEPS):
+            if args[0] == ANALYSIS_STEP and not _has_analysis():
+                say(f"\n# {title}", "title")
+                say("(skipped: it needs the analysis extra, pip install 'leakscope[analysis]')", "")
+                continue
             status = run_step(title, [a.format(pid=pid) for a in args], say)
             if status != 0:
                 raise LeakscopeError(
                     ExitCode.INTERNAL, f"demo step {index + 1} failed with exit status {status}"
                 )
-            time.sleep(pause + (1.0 if index == 1 else 0.0))
+            time.sleep(pause)
         say("\n" + FINDING, "bold")
     finally:
         stop_program(proc)
