@@ -233,13 +233,20 @@ def test_snapshot_to_stdout(basic_target, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
-def test_snapshot_to_a_full_device_fails_and_leaves_it_a_device(basic_target) -> None:
-    done = _snapshot(basic_target.pid, "/dev/full")
+def test_snapshot_to_a_full_device_fails_and_leaves_it_a_device(basic_target, tmp_path) -> None:
+    # A private twin of /dev/full (character device 1, 7): a regression must not be able
+    # to replace the machine's own device node with a file.
+    full = tmp_path / "full"
+    try:
+        os.mknod(full, 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    except OSError as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    done = _snapshot(basic_target.pid, str(full))
     assert done.returncode == ExitCode.CANNOT_WRITE, done.stderr
     assert "No space left on device" in done.stderr
     assert len(done.stderr.splitlines()) == 1
-    assert stat.S_ISCHR(os.lstat("/dev/full").st_mode)
+    assert stat.S_ISCHR(os.lstat(full).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["full"]  # no temporary file
 
 
 @pytest.mark.slow
