@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 
 from leakscope.client.errors import ExitCode
@@ -55,7 +56,14 @@ def test_ctrl_c_during_a_census_stops_at_once(target_factory) -> None:
         text=True,
         env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
-    time.sleep(1.0)  # connected, the census running
+    # Wait until the command is connected to the agent (its Unix socket is open), so the
+    # signal lands in the census and not in the interpreter's start-up on a loaded machine.
+    deadline = time.monotonic() + 20
+    while not psutil.Process(proc.pid).net_connections(kind="unix"):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "never connected"
+        time.sleep(0.02)
+    time.sleep(0.3)  # the census running
     assert proc.poll() is None
     sent = time.monotonic()
     proc.send_signal(signal.SIGINT)
