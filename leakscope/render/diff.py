@@ -24,7 +24,9 @@ def diff_view(report: DiffReport, limit: int) -> Group:
     )
     if report.tracked:
         grouped = report.group_by is not None
-        t = Table(title=f"Live references: {pids}, {span}", title_justify="left")
+        t = Table(
+            title=f"Live references: {pids}, {span}", title_justify="left", caption_justify="left"
+        )
         t.add_column("Class", style="bold", overflow="fold", min_width=20)
         if grouped:
             t.add_column(str(report.group_by).capitalize())
@@ -47,7 +49,11 @@ def diff_view(report: DiffReport, limit: int) -> Group:
         parts.append(f"[dim]No tracked classes on either side ({pids}, {span}).[/]")
     changed = [r for r in report.heap_rows if r.delta or r.size_delta]
     if changed:
-        h = Table(title=f"Heap by type (types that changed): {pids}, {span}", title_justify="left")
+        h = Table(
+            title=f"Heap by type (types that changed): {pids}, {span}",
+            title_justify="left",
+            caption_justify="left",
+        )
         h.add_column("Type", style="bold")
         for name in ("Before", "After", "Δ count", "Δ size"):
             h.add_column(name, justify="right")

@@ -26,7 +26,7 @@ def heap_table(report: HeapReport) -> Table:
         f"Heap of pid {report.pid} {what}: {report.total_count:,} objects, "
         f"{size(report.total_size)}"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption_justify="left")
     for name, justify in (
         ("Index", "right"),
         ("Count", "right"),

@@ -21,7 +21,12 @@ _VERDICT_STYLE = {
 def memory_view(report: MemoryReport) -> Group:
     """One table of figures and a panel with the verdict."""
     f = report.figures
-    table = Table(title=f"Memory of pid {report.pid}", title_justify="left", show_header=False)
+    table = Table(
+        title=f"Memory of pid {report.pid}",
+        title_justify="left",
+        caption_justify="left",
+        show_header=False,
+    )
     table.add_column("what", style="bold")
     table.add_column("value", justify="right")
     table.add_column("note", style="dim")

@@ -22,6 +22,7 @@ def multi_prefs_table(report: MultiPrefs) -> Table:
     table = Table(
         title=f"Live References — {plural(len(report.pids), 'process', 'processes')}",
         title_justify="left",
+        caption_justify="left",
     )
     table.add_column("Class", style="bold", overflow="fold", min_width=20)
     if grouped:
@@ -52,6 +53,7 @@ def multi_heap_table(report: MultiHeap) -> Table:
     table = Table(
         title=f"Heap by type — {plural(len(report.pids), 'process', 'processes')}",
         title_justify="left",
+        caption_justify="left",
     )
     table.add_column("Type", style="bold", overflow="fold")
     for pid in report.pids:
@@ -74,6 +76,7 @@ def multi_memory_table(report: MultiMemory) -> Table:
     table = Table(
         title=f"Memory — {plural(len(report.reports), 'process', 'processes')}",
         title_justify="left",
+        caption_justify="left",
     )
     for name in ("PID", "RSS", "USS", "Python objects", "Verdict"):
         table.add_column(name, justify="left" if name == "Verdict" else "right")
@@ -95,6 +98,7 @@ def multi_diff_table(report: MultiDiff, limit: int) -> Table:
         title=f"Growth over {duration(report.interval_s)} — "
         f"{plural(len(report.pids), 'process', 'processes')}",
         title_justify="left",
+        caption_justify="left",
     )
     table.add_column("Class", style="bold", overflow="fold")
     for pid in report.pids:

@@ -19,7 +19,7 @@ def retained_table(report: RetainedReport) -> Table:
         f"Retained memory of {report.source or f'pid {report.pid}'}, by {what}: "
         f"{report.total_count:,} objects, {size(report.total_size)}"
     )
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption_justify="left")
     table.add_column("#", justify="right")
     table.add_column("Retained", justify="right")
     table.add_column("Objects", justify="right")

@@ -15,7 +15,9 @@ if TYPE_CHECKING:
 
 def agents_table(agents: list[AgentInfo]) -> Table:
     """`leakscope ps`."""
-    table = Table(title="Processes with a leakscope agent", title_justify="left")
+    table = Table(
+        title="Processes with a leakscope agent", title_justify="left", caption_justify="left"
+    )
     table.add_column("PID", justify="right", style="bold")
     table.add_column("PPID", justify="right")
     table.add_column("Role")
@@ -50,7 +52,7 @@ def prefs_table(
     title = f"Live References — pid {report.pid}"
     if grouped:
         title += f", by {report.group_by}"
-    table = Table(title=title, title_justify="left")
+    table = Table(title=title, title_justify="left", caption_justify="left")
     table.add_column("Class", style="bold", overflow="fold", min_width=20)
     if grouped:
         table.add_column(report.group_by.capitalize() if report.group_by else "Group")
@@ -98,7 +100,7 @@ def spark_key(row: PrefsRow) -> str:
 
 def object_panel(obj: ObjectInfo, heading: str) -> Table:
     """One object: class, id, age, repr, attributes."""
-    table = Table(title=heading, title_justify="left", show_header=False)
+    table = Table(title=heading, title_justify="left", caption_justify="left", show_header=False)
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
     table.add_row("class", obj.cls)
@@ -121,6 +123,7 @@ def objects_table(report: ObjectsReport) -> Table:
     table = Table(
         title=f"Live {report.cls} objects — {shown:,} of {report.total:,}, oldest first",
         title_justify="left",
+        caption_justify="left",
     )
     table.add_column("#", justify="right")
     table.add_column("Age", justify="right")
