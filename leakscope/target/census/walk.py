@@ -6,7 +6,10 @@ only atoms) are reached through the containers that hold them: the walk
 follows ``gc.get_referents`` from every tracked object, then from every
 untracked container it finds, until nothing new turns up. Code objects are
 not GC objects, so their constants, names and line tables are read through
-their stored attributes.
+their stored attributes. The GC does not show the keys of a dict whose keys
+are all str (a str cannot be in a cycle): the walk reads the keys of every
+dict itself (`_KeyFilter`), so a str that only a dict's key slot holds is
+counted, once.
 
 Deduplicating what it finds is the costly part of such a walk (a set of ids
 costs ~60 bytes an object). Most untracked objects have exactly one referrer
@@ -30,14 +33,17 @@ import time
 import types
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from itertools import filterfalse, islice
+from itertools import chain, compress, filterfalse, islice, repeat
+from operator import is_, is_not
 
 CHUNK = 4096
 _SLICE = 1 << 16
 _CODE_CHUNK = 512  # a code object's referents are read one attribute at a time
 _HAVE_GC = 1 << 14
 _FLAGS = type.__dict__["__flags__"]
-_LEAF, _CONTAINER, _CODE = 0, 1, 2
+_LEAF, _CONTAINER, _CODE, _DICT = 0, 1, 2, 3
+#: Most shared str objects `_KeyFilter` remembers.
+_KNOWN_KEYS = 1 << 14
 # Stored attributes of a code object: reading them creates nothing (``co_code`` and
 # ``co_varnames`` are built on demand, so they are not read).
 CODE_FIELDS = (
@@ -92,12 +98,19 @@ def _single_ref_baseline() -> int:
 _SINGLE = _single_ref_baseline()
 
 
-def _sort_found(refs: list, seen_ids: set[int], pacer: Pacer) -> defaultdict[type, list]:
-    """The untracked objects in ``refs`` not met before, by exact type."""
+def _sort_found(
+    refs: list, seen_ids: set[int], pacer: Pacer, shared: list | None = None
+) -> defaultdict[type, list]:
+    """The untracked objects in ``refs`` not met before, by exact type; those referred to
+    more than once and met for the first time are also added to ``shared`` when given.
+
+    (A Python loop: grouping by type with C loops, one pass per type, is slower for the
+    four or five types a list of referents usually holds.)"""
     found: defaultdict[type, list] = defaultdict(list)
     getrc = sys.getrefcount
     single = _SINGLE
     remember = seen_ids.add
+    note = shared.append if shared is not None else _ignore
     is_tracked = gc.is_tracked
     items = iter(refs)
     # One huge container (a list of millions) must not hold the GIL in one go: take its
@@ -112,8 +125,72 @@ def _sort_found(refs: list, seen_ids: set[int], pacer: Pacer) -> defaultdict[typ
                 if key in seen_ids:
                     continue
                 remember(key)
+                note(obj)
             found[type(obj)].append(obj)
     return found
+
+
+def _ignore(_obj: object) -> None:
+    return None
+
+
+def group_by_type(objects: list) -> defaultdict[type, list]:
+    """{exact type: [objects]}."""
+    out: defaultdict[type, list] = defaultdict(list)
+    for obj in objects:
+        out[type(obj)].append(obj)
+    return out
+
+
+def _unrepeated(keys: list, length: int) -> list:
+    """These keys less each that is the very object met ``length`` keys before (so counted
+    there): for dicts of one shape, of that length, one key of each place in the dict."""
+    if not length or len(keys) <= length:
+        return keys
+    kept = keys[:length]
+    later = islice(keys, length, None)
+    kept += compress(later, map(is_not, islice(keys, length, None), keys))
+    return kept
+
+
+def dict_keys(dicts: list, exact: bool) -> list:
+    """The keys of these dicts (C loops; a subclass's own ``__iter__`` never runs)."""
+    if exact:
+        return list(chain.from_iterable(dicts))
+    return list(chain.from_iterable(map(dict.keys, dicts)))
+
+
+class _KeyFilter:
+    """The str keys of dicts that ``gc.get_referents`` may not show, less those counted.
+
+    A dict whose keys are all str does not show them to the GC (a str cannot be in a
+    cycle), so a walk must read them itself. Most keys are shared: dicts of one shape
+    (instance dicts, rows made by one literal, parsed JSON) hold the very same key
+    objects in the same order. So the dicts are taken by length, and a key that is the
+    very object at the same place in the dict before is dropped (it is read there), with
+    C loops. Of what is left, the str objects already counted and held by several dicts
+    (remembered by value, `learn`) are dropped too, before the reference-count step."""
+
+    def __init__(self) -> None:
+        self.known: dict[str, str] = {}
+
+    def keys(self, dicts: list, exact: bool) -> list:
+        # Dropping a key that is the very object met ``length`` keys before is right
+        # whatever the lengths of the dicts; they only decide how many are dropped.
+        keys = _unrepeated(dict_keys(dicts, exact), len(dicts[0]))
+        strs = list(compress(keys, map(is_, map(type, keys), repeat(str))))
+        del keys
+        known = self.known
+        if known and strs:
+            strs = list(compress(strs, map(is_not, strs, map(known.get, strs))))
+        return strs
+
+    def learn(self, shared: list) -> None:
+        """Remember the str objects just counted that more than one holder refers to."""
+        known = self.known
+        if shared and len(known) < _KNOWN_KEYS:
+            strs = list(compress(shared, map(is_, map(type, shared), repeat(str))))
+            known.update(zip(strs, strs, strict=True))
 
 
 def _locals_offsets() -> tuple[int, int] | None:
@@ -267,12 +344,15 @@ class HeapWalk:
         self.count = 0
         self.partial = False
         self._roles: dict[type, int] = {}
+        self._key_filter = _KeyFilter()
 
     def _role(self, cls: type) -> int:
         role = self._roles.get(cls)
         if role is None:
             if cls is types.CodeType:
                 role = _CODE
+            elif issubclass(cls, dict):
+                role = _DICT
             elif _FLAGS.__get__(cls) & _HAVE_GC:
                 role = _CONTAINER
             else:
@@ -317,17 +397,28 @@ class HeapWalk:
             yield trimmed
             return
 
+    def _keys(self, batch: dict[type, list]) -> list:
+        """The str keys of the dicts in ``batch`` not counted yet (see `_KeyFilter`)."""
+        out: list = []
+        for cls, objects in batch.items():
+            if self._role(cls) == _DICT:
+                out += self._key_filter.keys(objects, cls is dict)
+        return out
+
     def _batches(self) -> Iterator[dict[type, list]]:
         tracked = self.tracked
         get_referents = gc.get_referents
         seen_ids: set[int] = set()
         containers: list = []
         codes: list = []
+        dicts: list = []
+        subclassed: list = []
+        queues = (containers, codes, dicts, subclassed)
+        shared: list = []
+        keys = self._key_filter
         for start in range(0, len(tracked), CHUNK):
             chunk = tracked[start : start + CHUNK]
-            own: defaultdict[type, list] = defaultdict(list)
-            for obj in chunk:
-                own[type(obj)].append(obj)
+            own = group_by_type(chunk)
             yield own
             if not self.untracked:
                 del chunk, own
@@ -337,37 +428,58 @@ class HeapWalk:
             refs = get_referents(*chunk)
             if _HIDDEN_DICT_OFFSET is not None:
                 refs.extend(_hidden_dicts(own))
-            found = _sort_found(refs, seen_ids, self.pacer)
-            del chunk, refs, own
-            self._queue(found, containers, codes)
+            refs += self._keys(own)
+            del chunk, own
+            found = _sort_found(refs, seen_ids, self.pacer, shared)
+            del refs
+            keys.learn(shared)
+            del shared[:]
+            self._queue(found, queues)
             yield found
             added = min(CHUNK, len(tracked) - start) + sum(map(len, found.values()))
             del found
             if not self._between_chunks(added):
                 return
-        while containers or codes:
+        while any(queues):
             if codes:
                 chunk = codes[-_CODE_CHUNK:]
                 del codes[-_CODE_CHUNK:]
                 refs = _code_referents(chunk)
+            elif dicts or subclassed:
+                exact = bool(dicts)
+                todo = dicts if exact else subclassed
+                chunk = todo[-CHUNK:]
+                del todo[-CHUNK:], todo
+                refs = get_referents(*chunk)
+                refs += keys.keys(chunk, exact)
             else:
                 chunk = containers[-CHUNK:]
                 del containers[-CHUNK:]
                 refs = get_referents(*chunk)
             del chunk
-            found = _sort_found(refs, seen_ids, self.pacer)
+            found = _sort_found(refs, seen_ids, self.pacer, shared)
             del refs
-            self._queue(found, containers, codes)
+            keys.learn(shared)
+            del shared[:]
+            self._queue(found, queues)
             yield found
             added = sum(map(len, found.values()))
             del found
             if not self._between_chunks(added):
                 return
 
-    def _queue(self, found: dict[type, list], containers: list, codes: list) -> None:
+    def _queue(self, found: dict[type, list], queues: tuple[list, list, list, list]) -> None:
+        """Untracked containers wait for their referents: (others, code, dicts, dict
+        subclasses)."""
+        containers, codes, dicts, subclassed = queues
         for cls, objects in found.items():
             role = self._role(cls)
             if role == _CONTAINER:
-                containers.extend(objects)
+                containers += objects
+            elif role == _DICT:
+                if cls is dict:
+                    dicts += objects
+                else:
+                    subclassed += objects
             elif role == _CODE:
-                codes.extend(objects)
+                codes += objects
