@@ -35,6 +35,25 @@ def test_a_class_name_in_any_script(target_factory) -> None:
 
 
 @pytest.mark.slow
+def test_the_target_s_text_is_shown_as_it_is_not_as_markup(target_factory) -> None:
+    # A repr, an attribute or a class name holding "[/b]" once made every table fail with
+    # an internal error (Rich read it as a closing tag); ":fire:" became an emoji.
+    pid = str(target_factory("oddities").pid)
+    oldest = run_cli("oldest", "Loud", "--attr", "label", "--pid", pid, env={"COLUMNS": "200"})
+    assert oldest.returncode == 0, oldest.stderr
+    assert "<Loud [/b] :fire: [bold]y[/bold]>" in oldest.stdout
+    assert "'[red]x[/red] :fire:'" in oldest.stdout
+    every = run_cli("all", "Loud", "--pid", pid, env={"COLUMNS": "200"})
+    assert every.returncode == 0, every.stderr
+    assert "<Loud [/b] :fire: [bold]y[/bold]>" in every.stdout
+    for args in (["prefs"], ["heap", "--by-type", "--limit", "10000"], ["diff", "--interval", "0"]):
+        shown = run_cli(*args, "--pid", pid, env={"COLUMNS": "200"})
+        assert shown.returncode == 0, shown.stderr
+        assert "Odd[/b]:fire:" in shown.stdout, args
+        assert "\N{FIRE}" not in shown.stdout
+
+
+@pytest.mark.slow
 def test_refusals_name_the_option_the_user_typed(basic_target) -> None:
     pid = str(basic_target.pid)
     result = run_cli("oldest", "Widget", "--pid", pid, "--attr", "__dict__")

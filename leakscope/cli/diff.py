@@ -125,11 +125,10 @@ def diff(
 
         emit(report.to_json())
         return
-    from rich.console import Console
-
+    from leakscope.render.console import new_console
     from leakscope.render.diff import diff_view
 
-    Console().print(diff_view(report, limit))
+    new_console().print(diff_view(report, limit))
 
 
 def _diff_many(

@@ -27,9 +27,9 @@ def _max_objects_option(func: Any) -> Any:
 @contextmanager
 def _status(quiet: bool, text: str) -> Iterator[Any]:
     """A spinner on stderr (on a terminal) while the target walks; yields an updater."""
-    from rich.console import Console
+    from leakscope.render.console import new_console
 
-    console = Console(stderr=True)
+    console = new_console(stderr=True)
     if quiet or not console.is_terminal:
         yield lambda _text: None
         return

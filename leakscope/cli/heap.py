@@ -19,9 +19,9 @@ from leakscope.client.reports import HeapReport
 
 def _census(client: Client, quiet: bool, **query: object) -> HeapReport:
     """One census, with a spinner on stderr while it walks (on a terminal)."""
-    from rich.console import Console
+    from leakscope.render.console import new_console
 
-    console = Console(stderr=True)
+    console = new_console(stderr=True)
     if quiet or not console.is_terminal:
         return client.heap(**query)  # type: ignore[arg-type]
     with console.status(f"walking the heap of pid {client.pid}..."):

@@ -40,8 +40,7 @@ def history(
 
         emit(report.to_json())
         return
-    from rich.console import Console
-
+    from leakscope.render.console import new_console
     from leakscope.render.plot import history_plot
 
-    Console().print(history_plot(report, tall=plot))
+    new_console().print(history_plot(report, tall=plot))

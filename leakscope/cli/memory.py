@@ -52,8 +52,7 @@ def memory(
 
         emit(report.to_json())
         return
-    from rich.console import Console
-
+    from leakscope.render.console import new_console
     from leakscope.render.memory import memory_view
 
-    Console().print(memory_view(report))
+    new_console().print(memory_view(report))

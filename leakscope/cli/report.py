@@ -136,9 +136,9 @@ def report(
 
 
 def _say(message: str) -> None:
-    from rich.console import Console
+    from leakscope.render.console import new_console
 
-    console = Console(stderr=True)
+    console = new_console(stderr=True)
     if console.is_terminal:
         console.print(message)
 

@@ -37,10 +37,11 @@ def watch_prefs(
     between polls, so an idle watcher costs nothing. With *as_json* it prints
     one JSON document per line (JSON Lines) per poll instead.
     """
-    from rich.console import Console, Group
+    from rich.console import Group
     from rich.live import Live
     from rich.text import Text
 
+    from leakscope.render.console import new_console
     from leakscope.render.json import emit_line
     from leakscope.render.tables import prefs_table, spark_key
 
@@ -62,7 +63,7 @@ def watch_prefs(
                     if exc.code not in _RECONNECTABLE:
                         raise
                 time.sleep(every)
-        with Live(console=Console(), auto_refresh=False, transient=False) as live:
+        with Live(console=new_console(), auto_refresh=False, transient=False) as live:
             while True:
                 try:
                     report = poll()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from rich.console import Group, RenderableType
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from leakscope.client.reports import DiffReport
+from leakscope.render.console import Table
 from leakscope.render.text import duration, size
 
 
@@ -33,7 +34,7 @@ def diff_view(report: DiffReport, limit: int) -> Group:
         for name in ("Before", "After", "Δ"):
             t.add_column(name, justify="right")
         for row in report.rows[:limit]:
-            cells = [row.cls]
+            cells: list[str | Text] = [row.cls]
             if grouped:
                 cells.append(row.group or "-")
             style = "red" if row.delta > 0 else ("green" if row.delta < 0 else "")
@@ -41,7 +42,7 @@ def diff_view(report: DiffReport, limit: int) -> Group:
             cells += [
                 f"{row.before:,}",
                 f"{row.after:,}",
-                f"[{style}]{delta}[/]" if style else delta,
+                Text(delta, style=style),
             ]
             t.add_row(*cells)
         parts.append(t)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from leakscope.client.reports import HeapReport
+from leakscope.render.console import Table
 from leakscope.render.paths import legend
 from leakscope.render.text import size
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from rich.console import Group
 from rich.markup import escape
 from rich.panel import Panel
-from rich.table import Table
 
 from leakscope.client.reports import MemoryReport
+from leakscope.render.console import Table
 from leakscope.render.text import size, sparkline
 
 _VERDICT_STYLE = {

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from leakscope.client.reports import MultiDiff, MultiHeap, MultiMemory, MultiPrefs
+from leakscope.render.console import Table
 from leakscope.render.text import age, duration, plural, signed, size
 
 

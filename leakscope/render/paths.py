@@ -11,6 +11,7 @@ from rich.markup import escape
 from rich.tree import Tree
 
 from leakscope.client.reports import RetentionPath
+from leakscope.render.console import new_console
 
 #: What the less obvious edge labels mean (shown under a path or a via table that has them).
 LABELS = {
@@ -31,7 +32,7 @@ def legend(labels: list[str]) -> str | None:
 
 def print_path(why: RetentionPath, console: Console | None = None) -> None:
     """Print a retention path as a tree, root first, one edge per level."""
-    console = console or Console()
+    console = console or new_console()
     if not why.found:
         console.print(
             "[yellow]Retention path: no path from a root was found (held only by C code?)[/]"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
+from rich.text import Text
 
 from leakscope.client.analysis.suspects import path_text
 from leakscope.client.reports import LeaksReport, RetainedReport
+from leakscope.render.console import Table, new_console
 from leakscope.render.paths import legend
 from leakscope.render.text import size
 
@@ -31,14 +32,14 @@ def retained_table(report: RetainedReport) -> Table:
         table.add_column("Path from a root / object")
     labels: list[str] = []
     for i, row in enumerate(report.rows):
-        cells = [str(i), size(row.retained_size), f"{row.retained_count:,}"]
+        cells: list[str | Text] = [str(i), size(row.retained_size), f"{row.retained_count:,}"]
         if report.by_class:
             cells.append(f"{row.count:,}")
-        cells += [size(row.size), escape(row.type)]
+        cells += [size(row.size), row.type]
         if not report.by_class:
             where = path_text(row.path) if row.path is not None else ""
             labels += [e.label for e in row.path.edges] if row.path is not None else []
-            cells.append(f"{escape(where)}\n[dim]{escape(row.repr)}[/]")
+            cells.append(Text.assemble(where, "\n", (row.repr, "dim")))
         table.add_row(*cells)
     notes = ["retained: what would be freed with it (the objects it dominates)"]
     if report.by_class:
@@ -56,7 +57,7 @@ def retained_table(report: RetainedReport) -> Table:
 
 def print_leaks(report: LeaksReport, console: Console | None = None) -> None:
     """The suspects, each with its finding, holder, path and creation sites."""
-    console = console or Console()
+    console = console or new_console()
     console.print(
         f"[bold]Leak suspects in pid {report.pid}[/] over {report.interval_s:g} s "
         "(new objects that only a suspect keeps alive count in it)"

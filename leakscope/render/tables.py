@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.table import Table
 
+from leakscope.render.console import Table, new_console
 from leakscope.render.text import age, signed, sparkline
 
 if TYPE_CHECKING:
@@ -140,4 +140,4 @@ def objects_table(report: ObjectsReport) -> Table:
 
 def print_table(table: Table, console: Console | None = None) -> None:
     """Print a table on stdout."""
-    (console or Console()).print(table)
+    (console or new_console()).print(table)

@@ -1,5 +1,6 @@
 """A target with the odd things users meet: a non-ASCII class name, a long list,
-a big heap for a slow census, an attribute set only from outside.
+a big heap for a slow census, an attribute set only from outside, text that a
+terminal library could take for markup or emoji codes.
 
 argv[1]: number of Big objects (each with a few attributes) to make first.
 Prints the socket path on stdout; exits when stdin closes.
@@ -22,7 +23,19 @@ class Big:
         self.name = f"big-{n}"
 
 
+class Loud(object_ref):
+    """Its repr and an attribute hold Rich markup and an emoji code."""
+
+    label = "[red]x[/red] :fire:"
+
+    def __repr__(self):
+        return "<Loud [/b] :fire: [bold]y[/bold]>"
+
+
+Odd = type("Odd[/b]:fire:", (object_ref,), {})  # a class name can be any string
+
 KEEP = [Ünïcødé() for _ in range(3)]
+KEEP += [Loud(), Odd()]
 LONG = [Big(i) for i in range(40)]  # a long list: its items are "[*]" in a via table
 STRANGER = Big(-1)
 setattr(STRANGER, "set_from_outside", Big(-2))  # noqa: B010 - a name the class's code never stores
