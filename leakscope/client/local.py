@@ -171,8 +171,11 @@ def _connect_socket(pid: int, path: Path, timeout: float) -> socket.socket:
 class LocalTransport:
     """One RPyC connection to the agent of a process on this host."""
 
-    def __init__(self, pid: int, path: Path, conn: Any, timeout: float) -> None:
+    def __init__(
+        self, pid: int, path: Path, conn: Any, timeout: float, sock: socket.socket
+    ) -> None:
         self.pid = pid
+        self._sock = sock
         self.path = path
         self._conn = conn
         self._timeout = timeout
@@ -196,7 +199,7 @@ class LocalTransport:
             raise LeakscopeError(
                 ExitCode.TARGET_EXITED, f"connection to {pid} failed: {exc}"
             ) from None
-        transport = cls(pid, path, conn, timeout)
+        transport = cls(pid, path, conn, timeout, sock)
         try:
             hello = transport.call("hello", (), timeout)
         except LeakscopeError:
@@ -207,7 +210,12 @@ class LocalTransport:
         return transport
 
     def close(self) -> None:
-        """Close the connection (never raises)."""
+        """Close the connection at once (never raises, never waits for the agent)."""
+        # RPyC's own close() asks the agent to acknowledge, so it would wait for the answer
+        # of a call still running there: the census that Ctrl-C or --timeout gave up on.
+        # The agent needs no goodbye: the closed socket ends its side (and drops a dump).
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
         with contextlib.suppress(Exception):
             self._conn.close()
 
