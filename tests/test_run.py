@@ -13,6 +13,7 @@ import sys
 import tempfile
 import termios
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from typing import Any
 import pytest
 
 from leakscope.client.errors import ExitCode
-from leakscope.client.run import BOOT_DIR, IMPORT_PATH, parse_report_line, run_program
+from leakscope.client.run import (
+    BOOT_DIR,
+    HOLD_S,
+    IMPORT_PATH,
+    parse_report_line,
+    run_program,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -112,6 +119,9 @@ def test_run_gives_the_program_an_agent_but_not_its_children(env: dict[str, str]
     assert child == {"agent": False, "env": [], "pythonpath": env["PYTHONPATH"]}
     assert not _socket(env, started["child"]).exists()
 
+    # A program that exits within HOLD_S of its agent's start is told as one that "exited
+    # at once"; this one must live longer to be told as listening.
+    time.sleep(2 * HOLD_S)
     code, err = _finish(run)
     assert code == 3, err
     assert f"leakscope: agent of pid {started['pid']} listening on {socket}\n" in err
