@@ -52,6 +52,7 @@ class Watched(DumpSource, Protocol):
 
     def leak_sites(self, kinds: tuple[str, ...]) -> dict[str, Any]: ...
 
+
 #: A suspect must keep alive at least this share of what the first suspect keeps alive.
 MINOR = 0.05
 ATOMS = frozenset({"str", "bytes", "int", "float", "complex", "bool", "bytearray"})
