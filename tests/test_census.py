@@ -149,7 +149,7 @@ def test_retention_path_names_holder_and_labels():
         OWNERS.clear()
     assert path["found"] and path["root"] == f"module {__name__}"
     assert [(e["from_kind"], e["label"], e["to_kind"]) for e in path["edges"]] == [
-        (f"module {__name__}", "['OWNERS']", "list"),
+        (f"module {__name__}", ".OWNERS", "list"),
         ("list", "[1]", type_kind(CensusOwner)),
         (type_kind(CensusOwner), ".child", type_kind(CensusLeaf)),
     ]
@@ -406,7 +406,7 @@ via = census("via", of="dict")
 assert [r for r in via["rows"] if r["kind"] == ".meta"][0]["count"] == 10_100, via["rows"][:3]
 path = retention_path(HOLDERS[7].meta)
 labels = [e["label"] for e in path["edges"]]
-assert labels == ["['HOLDERS']", "[7]", ".meta"], labels
+assert labels == [".HOLDERS", "[7]", ".meta"], labels
 assert not any(type(r) is dict and r is not h.meta for h in fresh for r in gc.get_referents(h))
 {naive}
 census("type")

@@ -74,7 +74,7 @@ def test_demo_runs_every_step_and_leaves_nothing_behind(socket_dir: Path) -> Non
     assert 1 <= counts["Session"] <= 5  # bounded: no leak
     assert ".url" in outputs[3] and "'https://shop.example/start/0'" in outputs[3]
     why = outputs[3]
-    assert "root: module __main__" in why and "CACHE" in why
+    assert "root: module __main__" in why and ".CACHE" in why
     assert "→ __main__.Page" in why
     assert "live-objects" in outputs[4]
     data = json.loads(outputs[5][: outputs[5].rindex("}") + 1])

@@ -245,7 +245,7 @@ def test_oldest_and_all_find_an_untracked_class(target_factory) -> None:
     found = cli_json("oldest", "AuditEvent", "--pid", str(target.pid), "--why")
     assert found["class"] == "__main__.AuditEvent" and found["tracked"] is False
     assert found["age_s"] is None and "leakscope track" in found["note"]
-    assert _path_text(found["why"])[:3] == ["module __main__", "['audit']", ".pending"]
+    assert _path_text(found["why"])[:3] == ["module __main__", ".audit", ".pending"]
     listed = cli_json("all", "AuditEvent", "--pid", str(target.pid), "--limit", "3")
     assert listed["total"] > 3 and len(listed["objects"]) == 3 and listed["tracked"] is False
     table = run_cli("oldest", "AuditEvent", "--pid", str(target.pid))

@@ -90,6 +90,7 @@ from leakscope.target.census.walk import (
     Pacer,
     _hidden_dicts,
     _sort_found,
+    module_spaces,
 )
 
 NAME, INDEX, KEY, VALUE, MEMBER = 0, 1, 2, 3, 4
@@ -114,7 +115,6 @@ BIG_CONTAINER = 1 << 16
 _HAVE_GC = 1 << 14
 _FLAGS = type.__dict__["__flags__"]
 _MANAGED_DICT = 1 << 4
-_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
 _LEAF, _SEQUENCE, _DICT, _SET, _CODE, _INSTANCE, _OTHER = range(7)
 _GETATTR = object.__getattribute__
 #: One instance in this many is checked against its class's plan on the fast path.
@@ -814,18 +814,7 @@ def _big_list(items: list) -> list:
 
 def _roots() -> tuple[dict[str, Any], list]:
     """Module namespaces and other threads' frames, as plain data; and the local values."""
-    modules: list[list[Any]] = []
-    seen: set[int] = set()
-    for name, module in list(sys.modules.items()):
-        if not isinstance(module, types.ModuleType):
-            continue
-        try:
-            space = _MODULE_DICT.__get__(module)
-        except Exception:
-            continue
-        if id(space) not in seen:
-            seen.add(id(space))
-            modules.append([str(name), id(space)])
+    modules = [[name, id(space)] for name, space in module_spaces()]
     threads: list[dict[str, Any]] = []
     values: list = []
     names: dict[int, str] = {}

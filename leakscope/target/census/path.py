@@ -32,9 +32,8 @@ from typing import Any
 
 from leakscope.target.census.kinds import type_kind
 from leakscope.target.census.labels import Labeller
-from leakscope.target.census.walk import CHUNK, CODE_FIELDS, Pacer
+from leakscope.target.census.walk import CHUNK, CODE_FIELDS, Pacer, module_spaces
 
-_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
 _REF_CALL = weakref.ref.__call__
 
 
@@ -149,19 +148,8 @@ def _find_parent(level: list, child: object, chunk_start: int | None, weak: bool
 
 
 def _module_roots() -> tuple[list, dict[int, str]]:
-    roots: list = []
-    names: dict[int, str] = {}
-    for name, module in list(sys.modules.items()):
-        if not isinstance(module, types.ModuleType):
-            continue
-        try:
-            space = _MODULE_DICT.__get__(module)
-        except Exception:
-            continue
-        if id(space) not in names:
-            roots.append(space)
-            names[id(space)] = f"module {name}"
-    return roots, names
+    spaces = module_spaces()
+    return [space for _, space in spaces], {id(space): f"module {n}" for n, space in spaces}
 
 
 def _thread_roots() -> tuple[list, dict[int, str], dict[int, str]]:
@@ -195,6 +183,19 @@ def _thread_roots() -> tuple[list, dict[int, str], dict[int, str]]:
                     labels[id(value)] = f"local {name}"
             frame = frame.f_back
     return values, roots, labels
+
+
+def _global_name(space: dict, value: object) -> str | None:
+    """``.name`` for the global ``name`` of a module namespace that holds ``value``, as
+    one writes it from outside the module (``app.audit``), not ``['audit']``."""
+    try:
+        items = list(space.items())
+    except Exception:
+        return None
+    for key, held in items:
+        if held is value and type(key) is str and key.isidentifier():
+            return f".{key}"
+    return None
 
 
 def _current_ident() -> int:
@@ -263,6 +264,7 @@ def retention_path(obj: object, *, max_objects: int | None = None) -> dict[str, 
             # The module's dict is the root: the first edge starts at the module itself.
             if edges:
                 edges[0]["from_kind"] = root
+                edges[0]["label"] = _global_name(chain[0], chain[1]) or edges[0]["label"]
         else:
             edges.insert(
                 0,

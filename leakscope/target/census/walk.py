@@ -35,6 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator
 from itertools import chain, compress, filterfalse, islice, repeat
 from operator import is_, is_not
+from typing import Any
 
 CHUNK = 4096
 _SLICE = 1 << 16
@@ -55,6 +56,27 @@ CODE_FIELDS = (
     "co_linetable",
     "co_exceptiontable",
 )
+
+
+_MODULE_DICT: Any = vars(types.ModuleType)["__dict__"]
+
+
+def module_spaces() -> list[tuple[str, dict]]:
+    """The namespace (``__dict__``) of each module in ``sys.modules``, once each, with the
+    first name it is listed under: the roots of every walk that follows references."""
+    spaces: list[tuple[str, dict]] = []
+    seen: set[int] = set()
+    for name, module in list(sys.modules.items()):
+        if not isinstance(module, types.ModuleType):
+            continue
+        try:
+            space = _MODULE_DICT.__get__(module)
+        except Exception:
+            continue
+        if id(space) not in seen:
+            seen.add(id(space))
+            spaces.append((str(name), space))
+    return spaces
 
 
 class Pacer:
