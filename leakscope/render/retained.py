@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
@@ -89,4 +91,12 @@ def print_leaks(report: LeaksReport, console: Console | None = None) -> None:
             console.print(f"   made in: {escape(where)}{escape(site.site)}  ({site.count:,})")
         if report.sites_asked and not suspect.sites:
             console.print("   made in: [dim]no trace (made before tracing, or not a GC object)[/]")
-        console.print(f"   [yellow]{escape(suspect.finding)}[/]")
+        # Indented as a block: a finding longer than the terminal wraps under itself.
+        finding = textwrap.fill(
+            suspect.finding,
+            width=max(console.width - 1, 40),
+            initial_indent="   ",
+            subsequent_indent="   ",
+            break_on_hyphens=False,
+        )
+        console.print(Text(finding, style="yellow"))
