@@ -238,7 +238,8 @@ def test_verdict_reads_history_samples() -> None:
 
 
 def test_verdict_does_not_count_the_agents_own_loading() -> None:
-    figures = _quiet_figures()
+    # A small process (60 MiB: growth counts from 10% of RSS), whatever this one has grown to.
+    figures = dict(_quiet_figures(), rss=60 * MIB)
     early = dict(memory.memory_summary(figures), t=10.0, rss=figures["rss"] - 12 * MIB)
     data = {"pid": 1, "time": 100.0, "figures": figures, "samples": [early]}
     assert judge(MemoryAnswer.from_json(data)).verdict == "native"  # RPyC's 12 MiB blamed

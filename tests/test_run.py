@@ -137,6 +137,7 @@ def test_run_with_children_gives_every_python_process_an_agent(env: dict[str, st
     assert child["agent"] is True
     assert _socket(env, started["child"]).is_socket()
     assert {p["pid"] for p in _ps(env)} == {started["pid"], started["child"]}
+    time.sleep(2 * HOLD_S)  # outlive HOLD_S, or it is told as a program that exited at once
     code, err = _finish(run)
     assert code == 0, err
     assert err.count("leakscope: agent of pid") == 2
