@@ -274,6 +274,11 @@ def test_track_and_untrack_a_running_class(target_factory) -> None:
     assert cli_json("untrack", "AuditEvent", "--pid", pid)["tracked"] is False
     rows = cli_json("prefs", "--pid", pid)["rows"]
     assert not any(r["class"] == "__main__.AuditEvent" for r in rows)
+    # The program goes on making AuditEvent(n) objects as before.
+    before = cli_json("all", "AuditEvent", "--pid", pid, "--limit", "1")["total"]
+    time.sleep(0.5)
+    assert target.proc.poll() is None, "untrack broke the program"
+    assert cli_json("all", "AuditEvent", "--pid", pid, "--limit", "1")["total"] > before
     again = run_cli("untrack", "AuditEvent", "--pid", pid)
     assert again.returncode == 2 and "not tracked" in again.stderr
     builtin = run_cli("track", "str", "--pid", pid)

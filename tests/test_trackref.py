@@ -540,6 +540,32 @@ def test_init_arguments_and_own_new_in_subclasses() -> None:
     assert [count(c) for c in (WithInit, WithNew, UnderWithNew, DictBased)] == [1, 1, 1, 1]
 
 
+def test_untrack_leaves_the_class_making_objects_as_before() -> None:
+    from leakscope.target.registry import untrack
+
+    class Event:
+        def __init__(self, n: int, *, user: str = "") -> None:
+            self.n, self.user = n, user
+
+    class Sub(Event):
+        pass
+
+    class Bare:
+        pass
+
+    for cls in (Event, Bare):
+        track(cls)
+        assert untrack(cls)
+    # Arguments go to __init__, as before tracking (CPython's object.__new__ refused them).
+    assert Event(1, user="u").n == 1 and Sub(2).n == 2 and count(Event) == 0
+    with pytest.raises(TypeError, match="takes no arguments"):
+        Bare(1)
+    assert isinstance(Bare(), Bare)
+    track(Event)  # again, and back
+    assert Event(3).n == 3 and count(Event) == 1
+    assert untrack(Event) and Event(4).n == 4
+
+
 def test_track_as_decorator_and_as_call() -> None:
     @track
     class Decorated:

@@ -248,6 +248,11 @@ def untrack(cls: type) -> bool:
         return False
     if own is _MISSING:
         type.__delattr__(cls, "__new__")
+        if cls.__new__ is _object_new:
+            # CPython keeps calling a class's __new__ through its slot once one was set,
+            # and object.__new__ then refuses the constructor's arguments: put back one
+            # that takes them as the class's own did.
+            type.__setattr__(cls, "__new__", staticmethod(_object_new_again))
     else:
         type.__setattr__(cls, "__new__", own)
     for name in (_ORIGINAL, _HOT):
@@ -255,6 +260,14 @@ def untrack(cls: type) -> bool:
             type.__delattr__(cls, name)
     forget_class(cls)
     return True
+
+
+def _object_new_again(cls: type, *args: Any, **kwargs: Any) -> Any:
+    """``object.__new__`` as a class that never had a ``__new__`` of its own calls it:
+    arguments are for ``__init__``, and refused only when there is none."""
+    if (args or kwargs) and cls.__init__ is object.__init__:
+        raise TypeError(f"{cls.__name__}() takes no arguments")
+    return _object_new(cls)
 
 
 def forget_class(cls: type, keep_class: bool = False) -> None:
