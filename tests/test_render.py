@@ -417,6 +417,19 @@ def test_retention_path_not_found_and_without_special_labels() -> None:
     assert len(text.strip().splitlines()) == 3  # no legend line
 
 
+def test_a_long_retention_path_is_one_edge_a_line_with_its_middle_cut() -> None:
+    edges = tuple(PathEdge("list", "[0]", "list") for _ in range(200_000))
+    out = console()
+    print_path(RetentionPath(True, "module app", edges), out)
+    lines = out.export_text().splitlines()
+    assert lines[1] == "root: module app" and lines[2].strip() == "1. [0] → list"
+    assert "... 199,960 more edges ..." in lines[22]
+    assert lines[-1].strip() == "200,000. [0] → list" and len(lines) == 43
+    out = console()
+    print_path(RetentionPath(False, None, partial=True), out)
+    assert "the heap changed under it" in out.export_text()
+
+
 def test_retention_path_as_graphviz() -> None:
     dot = to_dot(PATH)
     assert dot.startswith("digraph retention {") and dot.endswith("}\n")

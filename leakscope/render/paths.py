@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from leakscope.client.reports import RetentionPath
+from leakscope.client.reports import PathEdge, RetentionPath
 from leakscope.render.console import new_console
 
 #: What the less obvious edge labels mean (shown under a path or a via table that has them).
@@ -30,23 +30,52 @@ def legend(labels: list[str]) -> str | None:
     return "; ".join(found) if found else None
 
 
+#: Paths of at most this many edges are drawn as a tree; longer ones one edge a line.
+NESTED_EDGES = 12
+#: Edges of a long path shown: the first and the last half of these.
+SHOWN_EDGES = 40
+
+
+def _edge_text(edge: PathEdge) -> str:
+    weak = " [dim](weak)[/]" if edge.weak else ""
+    return f"[cyan]{escape(edge.label)}[/] → {escape(edge.to_kind)}{weak}"
+
+
 def print_path(why: RetentionPath, console: Console | None = None) -> None:
     """Print a retention path as a tree, root first, one edge per level."""
     console = console or new_console()
     if not why.found:
-        console.print(
-            "[yellow]Retention path: no path from a root was found (held only by C code?)[/]"
-        )
+        if why.partial:
+            console.print(
+                "[yellow]Retention path: none found; the search stopped early (the heap "
+                "changed under it, or it reached its limit): try again, or look in a dump "
+                "(leakscope dump -o FILE, then --why --dump FILE)[/]"
+            )
+        else:
+            console.print(
+                "[yellow]Retention path: no path from a root was found (held only by C code?)[/]"
+            )
         return
-    root = Tree(f"[bold]root:[/] {escape(why.root or '?')}")
-    node = root
-    for edge in why.edges:
-        weak = " [dim](weak)[/]" if edge.weak else ""
-        node = node.add(f"[cyan]{escape(edge.label)}[/] → {escape(edge.to_kind)}{weak}")
     title = "Why is it alive? (retention path"
     title += f", found in {why.elapsed_s:.2f} s)" if why.elapsed_s is not None else ")"
     console.print(title)
-    console.print(root)
+    if len(why.edges) <= NESTED_EDGES:
+        root = Tree(f"[bold]root:[/] {escape(why.root or '?')}")
+        node = root
+        for edge in why.edges:
+            node = node.add(_edge_text(edge))
+        console.print(root)
+    else:  # a long chain: one edge a line (nested, it would run off the screen)
+        console.print(f"[bold]root:[/] {escape(why.root or '?')}")
+        numbered = list(enumerate(why.edges, 1))
+        half = SHOWN_EDGES // 2
+        cut = len(numbered) > SHOWN_EDGES
+        for i, edge in numbered[:half] if cut else numbered:
+            console.print(f"{i:>7,}. {_edge_text(edge)}")
+        if cut:
+            console.print(f"[dim]{'':>9}... {len(numbered) - 2 * half:,} more edges ...[/]")
+            for i, edge in numbered[-half:]:
+                console.print(f"{i:>7,}. {_edge_text(edge)}")
     note = legend([e.label for e in why.edges])
     if note:
         console.print(f"[dim]{escape(note)}[/]")

@@ -176,7 +176,8 @@ def suspects(
     # collector (or C's own): no suspects. Nor is leakscope's own bookkeeping.
     c_root = np.zeros(total, bool)
     c_root[after.H[2]] = True
-    top &= dom.nearest(c_root) < 0
+    held = dom.nearest(c_root) < 0
+    top &= held
     old_holder = dom.nearest(~fresh)
     top &= old_holder != after.H[2]
     # leakscope's own bookkeeping: objects of its types, and what they alone keep alive
@@ -206,7 +207,9 @@ def suspects(
     out = []
     for k in ranked:
         kind = names[k]
-        members = np.flatnonzero(fresh[:n] & (after.types == k))
+        # Its new objects that the program holds: not garbage, nor those made while the
+        # dump ran and added to a container already walked (no referrer in the dump).
+        members = np.flatnonzero(fresh[:n] & (after.types == k) & held[:n])
         holder = _holder(after, old_holder[members]) if len(members) else None
         if len(members) and (holder is None or holder.id == 0 or holder.share < 0.5):
             # No one object dominates them (several roots reach them): the holder is then

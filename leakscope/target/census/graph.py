@@ -90,6 +90,7 @@ from leakscope.target.census.walk import (
     Pacer,
     _hidden_dicts,
     _sort_found,
+    frame_locals,
     module_spaces,
 )
 
@@ -182,6 +183,9 @@ class GraphDump:
                 f"the heap has more than {max_objects:,} objects (the GC alone tracks "
                 f"{count:,}); give a larger --max-objects to dump it",
             )
+        # The young generations now: what is young at the end of the walk and was not
+        # here now was made while the walk ran (see `_late`).
+        self._young_ids = {id(obj) for gen in (0, 1) for obj in gc.get_objects(gen)}
         self.max_objects = max_objects
         self.value_chars = value_chars
         self._slice = slice(0, value_chars)
@@ -401,14 +405,40 @@ class GraphDump:
             pacer.tick()
             yield
         del tracked[:]
+        yield from self._walk_containers()
+        # The program went on meanwhile: objects it made since the snapshot are not in it,
+        # and what only they reach would look held by C (a linked list whose head is
+        # replaced faster than the walk reaches it). Those still young are walked too.
+        late = self._late()
+        for start in range(0, len(late), CHUNK):
+            self._batch(late[start : start + CHUNK])
+            pacer.tick()
+            yield
+        del late
+        yield from self._walk_containers()
+
+    def _walk_containers(self) -> Generator[None, None, None]:
         containers = self._containers
         while containers:
             chunk = containers[-CHUNK:]
             del containers[-CHUNK:]
             self._batch(chunk)
             del chunk
-            pacer.tick()
+            self.pacer.tick()
             yield
+
+    def _late(self) -> list:
+        """The GC-tracked objects made since the snapshot that are still in the young
+        generations (one moved to the oldest while the walk ran is missed)."""
+        young = self._young_ids
+        late: list = []
+        for gen in (0, 1):
+            objects = gc.get_objects(gen)
+            late += [obj for obj in objects if id(obj) not in young and obj is not late]
+            del objects
+            self.pacer.tick()
+        self._young_ids = set()
+        return late
 
     def _batch(self, objects: list) -> None:
         batch: dict[type, list] = {}
@@ -814,7 +844,10 @@ def _big_list(items: list) -> list:
 
 def _roots() -> tuple[dict[str, Any], list]:
     """Module namespaces and other threads' frames, as plain data; and the local values."""
-    modules = [[name, id(space)] for name, space in module_spaces()]
+    spaces = module_spaces()
+    modules: list[list[Any]] = [[name, id(space)] for name, space in spaces]
+    module_ids = {id(space) for _, space in spaces}
+    del spaces
     threads: list[dict[str, Any]] = []
     values: list = []
     names: dict[int, str] = {}
@@ -835,10 +868,7 @@ def _roots() -> tuple[dict[str, Any], list]:
         while frame is not None and depth < MAX_FRAMES:
             code = frame.f_code
             where = f"thread stack {name} frame {code.co_name}() line {frame.f_lineno}"
-            try:
-                local_items = list(frame.f_locals.items())[:MAX_LOCALS]
-            except Exception:
-                local_items = []
+            local_items = frame_locals(frame, module_ids)[:MAX_LOCALS]
             threads.append({"root": where, "locals": [[str(k), id(v)] for k, v in local_items]})
             values.extend(v for _, v in local_items)
             frame = frame.f_back

@@ -32,9 +32,13 @@ from typing import Any
 
 from leakscope.target.census.kinds import type_kind
 from leakscope.target.census.labels import Labeller
-from leakscope.target.census.walk import CHUNK, CODE_FIELDS, Pacer, module_spaces
+from leakscope.target.census.walk import CHUNK, CODE_FIELDS, Pacer, frame_locals, module_spaces
 
 _REF_CALL = weakref.ref.__call__
+
+#: Searches of one path: the heap may change under a search (the program runs between its
+#: chunks), so that the way back up from the object is lost; it is searched again.
+ATTEMPTS = 3
 
 
 def _single_ref_baseline() -> int:
@@ -161,6 +165,7 @@ def _thread_roots() -> tuple[list, dict[int, str], dict[int, str]]:
             if thread.ident is not None:
                 thread_names[thread.ident] = thread.name
     me = _current_ident()
+    module_ids = {id(space) for _, space in module_spaces()}
     values: list = []
     roots: dict[int, str] = {}
     labels: dict[int, str] = {}
@@ -172,11 +177,7 @@ def _thread_roots() -> tuple[list, dict[int, str], dict[int, str]]:
         while frame is not None:
             code = frame.f_code
             where = f"thread stack {thread} frame {code.co_name}() line {frame.f_lineno}"
-            try:
-                local_items = list(frame.f_locals.items())
-            except Exception:
-                local_items = []
-            for name, value in local_items:
+            for name, value in frame_locals(frame, module_ids):
                 if id(value) not in roots:
                     values.append(value)
                     roots[id(value)] = where
@@ -230,8 +231,21 @@ def retention_path(obj: object, *, max_objects: int | None = None) -> dict[str, 
 
     Returns {"found", "elapsed_s", "max_pause_s", "partial", "root", "edges": [{"from_kind",
     "label", "to_kind", "weak"}]}; the first edge starts at the root (``from_kind`` is the
-    root's own description, e.g. ``module myapp``).
+    root's own description, e.g. ``module myapp``). When the program changed the heap
+    under every attempt, the answer is not found, with ``"changing": true``.
     """
+    for _ in range(ATTEMPTS - 1):
+        try:
+            return _retention_path(obj, max_objects)
+        except (LookupError, RuntimeError):  # lost its parent; a dict changed size
+            continue
+    try:
+        return _retention_path(obj, max_objects)
+    except (LookupError, RuntimeError):
+        return {"found": False, "root": None, "edges": [], "partial": True, "changing": True}
+
+
+def _retention_path(obj: object, max_objects: int | None) -> dict[str, Any]:
     pacer = Pacer()
     search = _Search(obj, max_objects, pacer)
     labels = Labeller()

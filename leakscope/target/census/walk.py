@@ -79,6 +79,19 @@ def module_spaces() -> list[tuple[str, dict]]:
     return spaces
 
 
+def frame_locals(frame: types.FrameType, module_ids: set[int]) -> list[tuple[Any, Any]]:
+    """The local variables of a frame, as (name, value) pairs; none for the frame of a
+    module's own code, whose locals are that module's namespace (a root already: its
+    globals are written ``module app → .name``, not as a thread's locals)."""
+    try:
+        local_map = frame.f_locals
+        if local_map is frame.f_globals and id(local_map) in module_ids:
+            return []
+        return list(local_map.items())
+    except Exception:
+        return []
+
+
 class Pacer:
     """Gives the GIL away between chunks and remembers the longest stretch without a break."""
 

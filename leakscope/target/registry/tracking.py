@@ -265,7 +265,7 @@ def untrack(cls: type) -> bool:
 def _object_new_again(cls: type, *args: Any, **kwargs: Any) -> Any:
     """``object.__new__`` as a class that never had a ``__new__`` of its own calls it:
     arguments are for ``__init__``, and refused only when there is none."""
-    if (args or kwargs) and cls.__init__ is object.__init__:
+    if (args or kwargs) and type.__getattribute__(cls, "__init__") is object.__init__:
         raise TypeError(f"{cls.__name__}() takes no arguments")
     return _object_new(cls)
 
