@@ -169,6 +169,8 @@ def test_a_client_gone_mid_dump_leaves_nothing_held(target_factory) -> None:
 def test_leaks_names_the_class_its_holder_and_creation_line(target_factory) -> None:
     target = target_factory("leaky")
     answer = cli_json("leaks", "--pid", str(target.pid), "--interval", "3", "--sites", timeout=120)
+    # The time between the two dumps, not the interval asked (the first dump takes time).
+    assert 3.0 < answer["interval_s"] < 30, answer["interval_s"]
     first = answer["suspects"][0]
     assert first["kind"] == "__main__.AuditEvent"
     assert first["count_delta"] > 0 and first["count_after"] > first["count_before"]
@@ -201,8 +203,15 @@ def test_leaks_offline_from_two_dumps(target_factory, tmp_path: Path) -> None:
     assert first["kind"] == "__main__.AuditEvent" and first["sites"] == []
     assert _path_text(first["holder"]["path"]) == ["module __main__", ".audit", ".pending"]
     assert answer["interval_s"] > 1.5
+    # Newest first: compared oldest to newest all the same, and said.
+    reverse = cli_json("leaks", str(b), str(a), timeout=120)
+    assert reverse["interval_s"] == answer["interval_s"]
+    assert reverse["suspects"][0]["count_delta"] == first["count_delta"] > 0
+    assert f"{a} is the older dump" in reverse["note"]
     usage = run_cli("leaks", str(a))
     assert usage.returncode == 2
+    live_only = run_cli("leaks", str(a), str(b), "--interval", "5")
+    assert live_only.returncode == 2 and "--interval is for a live process" in live_only.stderr
     # oldest --why, offline: an AuditEvent and its path, from the dump alone.
     found = cli_json("oldest", "AuditEvent", "--why", "--dump", str(b))
     assert found["class"] == "__main__.AuditEvent" and found["tracked"] is False

@@ -206,7 +206,7 @@ def leaks(
       leakscope leaks before.dump after.dump             offline, from two dumps
     """
     from leakscope.client.analysis.heapgraph import HeapGraph, require
-    from leakscope.client.analysis.suspects import suspects, watch
+    from leakscope.client.analysis.suspects import dump_seconds, suspects, watch
     from leakscope.client.reports import LeaksReport
 
     if dumps and len(dumps) != 2:
@@ -215,14 +215,24 @@ def leaks(
         raise click.UsageError("give two dump files or --pid, not both")
     if dumps and sites:
         raise click.UsageError("--sites needs a live process (dump files keep no creation sites)")
+    if dumps:
+        ctx = click.get_current_context()
+        for name in ("interval", "max_objects"):
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                option = "--" + name.replace("_", "-")
+                raise click.UsageError(f"{option} is for a live process, not for dump files")
     require()
     if dumps:
         first, second = _read(dumps[0]), _read(dumps[1])
-        note = None
+        notes = []
         if first.pid != second.pid:
-            note = f"the two dumps are of different processes ({first.pid}, {second.pid})"
+            notes.append(f"the two dumps are of different processes ({first.pid}, {second.pid})")
         before, after = HeapGraph(first, dumps[0]), HeapGraph(second, dumps[1])
-        seconds = float(second.meta.get("time", 0.0)) - float(first.meta.get("time", 0.0))
+        seconds = dump_seconds(before, after)
+        if seconds < 0:  # given newest first: what grew is what the newer one has more of
+            notes.append(f"{dumps[1]} is the older dump: compared from it to {dumps[0]}")
+            before, after, first, second, seconds = after, before, second, first, -seconds
+        note = "; ".join(notes) or None
         with _status(as_json, "computing the dominator tree..."):
             found = suspects(before, after, seconds, limit)
         report = LeaksReport(second.pid, round(seconds, 3), found, sites_asked=False, note=note)

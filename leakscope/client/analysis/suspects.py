@@ -121,9 +121,27 @@ def watch(
     note = None
     if sites and not traced:
         note = "tracemalloc was already on in the program: its traces were used"
-    ranked = suspects(before, after, interval, limit, found)
-    report = LeaksReport(client.pid, round(interval, 3), ranked, sites_asked=sites, note=note)
+    # What grew, grew between the two dumps: their times apart, not the interval asked
+    # (a dump of a large heap takes seconds of its own).
+    seconds = dump_seconds(before, after) or interval
+    ranked = suspects(before, after, seconds, limit, found)
+    report = LeaksReport(client.pid, round(seconds, 3), ranked, sites_asked=sites, note=note)
     return report, before, after
+
+
+def dump_seconds(before: HeapGraph, after: HeapGraph) -> float:
+    """Seconds from one dump to the other (negative when given newest first; 0 unknown)."""
+    try:
+        return float(after.dump.meta.get("time", 0.0)) - float(before.dump.meta.get("time", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def seconds_text(seconds: float) -> str:
+    """``4.4``, ``30``, ``3,600``: a duration as a finding says it."""
+    if abs(seconds) >= 100:
+        return f"{seconds:,.0f}"
+    return f"{seconds:.1f}".removesuffix(".0")
 
 
 def kind_totals(graph: HeapGraph) -> tuple[dict[str, int], dict[str, int]]:
@@ -323,7 +341,7 @@ def _size(n: float) -> str:
 def _with_finding(suspect: LeakSuspect, interval_s: float) -> LeakSuspect:
     short = suspect.kind.rsplit(".", 1)[-1]
     text = (
-        f"{suspect.count_delta:+,} {short} objects in {interval_s:g} s "
+        f"{suspect.count_delta:+,} {short} objects in {seconds_text(interval_s)} s "
         f"({_size(suspect.retained_size)} kept alive by them)"
     )
     holder = suspect.holder
