@@ -35,6 +35,15 @@ def test_a_class_name_in_any_script(target_factory) -> None:
 
 
 @pytest.mark.slow
+def test_a_repr_that_raises_system_exit_is_described_not_fatal(target_factory) -> None:
+    pid = str(target_factory("oddities").pid)
+    found = cli_json("oldest", "Exiting", "--attr", "nope", "--pid", pid)
+    assert "repr failed: SystemExit" in found["repr"], found
+    assert found["attrs"] == {"nope": "<error: SystemExit>"}
+    every = cli_json("all", "Exiting", "--pid", pid)
+    assert every["total"] == 1 and "repr failed" in every["objects"][0]["repr"]
+
+
 def test_the_target_s_text_is_shown_as_it_is_not_as_markup(target_factory) -> None:
     # A repr, an attribute or a class name holding "[/b]" once made every table fail with
     # an internal error (Rich read it as a closing tag); ":fire:" became an emoji.

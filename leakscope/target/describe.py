@@ -33,7 +33,7 @@ def safe_repr(obj: object) -> str:
     """A repr of *obj* no longer than MAX_REPR characters that never raises."""
     try:
         text = _repr.repr(obj)
-    except Exception as exc:
+    except BaseException as exc:  # a __repr__ raising SystemExit too: it is the host's code
         name = qualified_name(type(obj))
         text = f"<{name} object at {id(obj):#x}; repr failed: {type(exc).__name__}>"
     if len(text) > MAX_REPR:
@@ -53,7 +53,7 @@ def describe(
     for name in attrs:
         try:
             value = getattr(obj, name, _MISSING)
-        except Exception as exc:
+        except BaseException as exc:  # as in safe_repr
             values[name] = f"<error: {type(exc).__name__}>"
             continue
         values[name] = "<no such attribute>" if value is _MISSING else safe_repr(value)

@@ -34,8 +34,19 @@ class Loud(object_ref):
 
 Odd = type("Odd[/b]:fire:", (object_ref,), {})  # a class name can be any string
 
+
+class Exiting(object_ref):
+    """Its repr and unknown attributes raise SystemExit (the host's code, not ours)."""
+
+    def __repr__(self):
+        raise SystemExit(5)
+
+    def __getattr__(self, name):
+        raise SystemExit(6)
+
+
 KEEP = [Ünïcødé() for _ in range(3)]
-KEEP += [Loud(), Odd()]
+KEEP += [Loud(), Odd(), Exiting()]
 LONG = [Big(i) for i in range(40)]  # a long list: its items are "[*]" in a via table
 STRANGER = Big(-1)
 setattr(STRANGER, "set_from_outside", Big(-2))  # noqa: B010 - a name the class's code never stores
