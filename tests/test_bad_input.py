@@ -106,9 +106,11 @@ ROWS: list[tuple[list[str], ExitCode, str]] = [
     (["snapshot", "--pid", "{pid}", "-o", "{dir}"], ExitCode.USAGE, "a directory as file"),
     (
         ["oldest", "Widget", "--pid", "{pid}", "--why", "--graph", "/nonexistent/g.dot"],
-        ExitCode.USAGE,
+        ExitCode.CANNOT_WRITE,
         "graph into a missing directory",
     ),
+    (["snapshot", "--pid", "{pid}", "-o", "{dir}/no/x.json"], ExitCode.CANNOT_WRITE, "no dir"),
+    (["dump", "--pid", "{pid}", "-o", "-", "--json"], ExitCode.USAGE, "dump on stdout, json"),
     (["oldest", "Widget", "--pid", "{pid}", "--graph", "g.dot"], ExitCode.USAGE, "--graph alone"),
     (["heap", "--pid", "{pid}", "--by-type", "--by-via", "dict"], ExitCode.USAGE, "two partitions"),
     (["heap", "--pid", "{pid}", "--by-module", "--by-size"], ExitCode.USAGE, "two partitions"),

@@ -102,6 +102,9 @@ def test_dump_file_round_trip_and_bad_files(target_factory, tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     assert "dumped" in done.stderr and out.stat().st_size > 100_000
     assert out.stat().st_mode & 0o077 == 0, "a dump holds the process's strings: owner only"
+    out.chmod(0o644)  # written over, a file readable by all becomes its owner's only
+    assert run_cli("dump", "--pid", str(target.pid), "-o", str(out), timeout=120).returncode == 0
+    assert out.stat().st_mode & 0o777 == 0o600
     offline = cli_json("retained", str(out), "--limit", "40", timeout=120)
     row = next(r for r in offline["rows"] if r["id"] == facts["ids"]["ROWS"])
     assert row["retained_size"] == pytest.approx(facts["expected"], rel=0.01)

@@ -350,7 +350,7 @@ def test_report_from_heap_dumps(target_factory, tmp_path):
         (("--sites",), ExitCode.USAGE, "give it"),
         (("{snap}", "-o", "-", "--open"), ExitCode.USAGE, "--open needs a file"),
         (("{snap}", "-o", "-", "--json"), ExitCode.USAGE, "drop --json"),
-        (("{snap}", "-o", "{tmp}/no/such/dir/r.html"), ExitCode.USAGE, "does not exist"),
+        (("{snap}", "-o", "{tmp}/no/such/dir/r.html"), ExitCode.CANNOT_WRITE, "does not exist"),
         (("{snap}", "-o", "{tmp}"), ExitCode.USAGE, "is a directory"),
         (("{tmp}/missing.json",), ExitCode.BAD_SNAPSHOT, "no such file"),
         (("{bad}",), ExitCode.BAD_SNAPSHOT, "not JSON"),

@@ -63,8 +63,9 @@ def dump(pid: int | None, timeout: float, as_json: bool, output: str, max_object
     Every object the census counts: its type, shallow size, labelled references, and the
     first 64 characters of strings, bytes and numbers. The target walks in chunks and lets
     its other threads run between them; it refuses a heap larger than --max-objects
-    rather than dump half of it. The file is compact (zlib) and versioned; a new one is
-    readable by its owner only (it holds the beginnings of the process's strings).
+    rather than dump half of it. The file is compact (zlib) and versioned, and readable by
+    its owner only, also when it replaces a file (it holds the beginnings of the process's
+    strings).
 
     \b
     Examples:
@@ -76,6 +77,8 @@ def dump(pid: int | None, timeout: float, as_json: bool, output: str, max_object
     from leakscope.client.files import check_output_path, write_output
 
     check_output_path(output, "dump")
+    if output == "-" and as_json:
+        raise click.UsageError("-o - writes the dump on stdout: it cannot also take the --json")
     with connector().connect(pid, timeout) as client:
         taken = _take(client, max_objects, as_json)
     content = to_bytes(taken)

@@ -210,7 +210,8 @@ def write_snapshot(snap: Snapshot, path: str) -> None:
 
 
 def check_output_path(path: str, what: str) -> None:
-    """Refuse, before any work, an output path that cannot be written (USAGE)."""
+    """Refuse, before any work, an output path that cannot be written: an empty name or a
+    directory (USAGE), a directory that does not exist (CANNOT_WRITE)."""
     if path == "-":
         return
     if not path:
@@ -221,15 +222,17 @@ def check_output_path(path: str, what: str) -> None:
     parent = Path(os.path.realpath(target)).parent
     if not parent.is_dir():
         raise LeakscopeError(
-            ExitCode.USAGE, f"cannot write the {what} {path}: directory {parent} does not exist"
+            ExitCode.CANNOT_WRITE,
+            f"cannot write the {what} {path}: directory {parent} does not exist",
         )
 
 
 def write_output(path: str, content: str | bytes, what: str, mode: int = 0o644) -> None:
     """Write *content* to *path* as a shell redirection would (see the module docstring).
 
-    *mode*: of a new file (under the umask); a file written over keeps its own. Heap dumps
-    pass 0o600: they hold the beginnings of the process's strings."""
+    *mode*: of a new file (under the umask); a file written over keeps its own, less what
+    *mode* does not allow. Heap dumps pass 0o600: they hold the beginnings of the process's
+    strings."""
     data = content.encode() if isinstance(content, str) else content
     if path == "-":
         _write_stream(data, what)
@@ -301,7 +304,9 @@ def _write_by_rename(
                 view = view[os.write(fd, view) :]
             os.fsync(fd)
             if info is not None:
-                os.fchmod(fd, stat.S_IMODE(info.st_mode))
+                # The file written over keeps its mode, but no more open than *mode*
+                # allows (a dump over a 0644 file stays its owner's alone).
+                os.fchmod(fd, stat.S_IMODE(info.st_mode) & (mode | 0o7000))
         finally:
             os.close(fd)
         os.replace(tmp, real)
