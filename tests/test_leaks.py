@@ -4,6 +4,7 @@ target processes, their agent over the real socket, and the real `leakscope` com
 from __future__ import annotations
 
 import json
+import struct
 import time
 from pathlib import Path
 
@@ -119,6 +120,19 @@ def test_dump_file_round_trip_and_bad_files(target_factory, tmp_path: Path) -> N
         "longer.dump": data + b"extra",
         "empty.dump": b"",
     }
+    # Headers edited by hand: facts of the wrong type, a summary the chunks do not match.
+    magic, rest = data.split(b"\n", 1)
+    (length,) = struct.unpack("<Q", rest[:8])
+    header, body = json.loads(rest[8 : 8 + length]), rest[8 + length :]
+    for name, change in {
+        "pid.dump": {"pid": "abc"},
+        "time.dump": {"time": "x"},
+        "roots.dump": {"roots": {"modules": "zz", "threads": []}},
+        "locals.dump": {"roots": {**header["roots"], "threads": [{"locals": [[1, 2, 3]]}]}},
+        "summary.dump": {"summary": {**header["summary"], "count": 7}},
+    }.items():
+        text = json.dumps({**header, **change}).encode()
+        cases[name] = magic + b"\n" + struct.pack("<Q", len(text)) + text + body
     for name, content in cases.items():
         path = tmp_path / name
         path.write_bytes(content)

@@ -31,6 +31,7 @@ import base64
 import binascii
 import contextlib
 import json
+import math
 import socket
 import struct
 import time
@@ -289,5 +290,44 @@ def read_bytes(data: bytes, path: str) -> Dump:
         chunks.append(chunk)
     if at != len(data):
         raise bad("damaged leakscope dump (bytes after its last chunk)")
+    defect = _header_defect(header, sum(c.nodes for c in chunks))
+    if defect:
+        raise bad(f"damaged leakscope dump ({defect})")
     meta = {k: v for k, v in header.items() if k not in ("types", "labels", "chunks")}
     return Dump(meta, types, labels, tuple(chunks))
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _is_pair(value: object) -> bool:
+    """``[name, id]``, as the roots list modules and locals."""
+    return type(value) is list and len(value) == 2 and type(value[0]) is str and _is_int(value[1])
+
+
+def _header_defect(header: dict[str, Any], nodes: int) -> str | None:
+    """What is wrong with the facts of a dump's header, if anything (None: nothing)."""
+    if not _is_int(header.get("pid")) or header["pid"] < 0:
+        return "its pid is not a process number"
+    when = header.get("time")
+    if not isinstance(when, int | float) or isinstance(when, bool) or not math.isfinite(when):
+        return "its time is not a number"
+    roots = header["roots"]
+    modules, threads = roots.get("modules", []), roots.get("threads", [])
+    if type(modules) is not list or not all(map(_is_pair, modules)):
+        return "its module roots are not [name, id] pairs"
+    if type(threads) is not list or not all(
+        type(t) is dict
+        and type(t.get("root", "")) is str
+        and type(t.get("locals", [])) is list
+        and all(map(_is_pair, t.get("locals", [])))
+        for t in threads
+    ):
+        return "its thread roots are not frames with [name, id] locals"
+    summary = header.get("summary", {})
+    if type(summary) is not dict:
+        return "its summary is not an object"
+    if "count" in summary and summary["count"] != nodes:
+        return f"its summary counts {summary['count']!r} objects, its chunks hold {nodes:,}"
+    return None
