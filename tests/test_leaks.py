@@ -234,6 +234,9 @@ def test_leaks_offline_from_two_dumps(target_factory, tmp_path: Path) -> None:
     assert found["class"] == "__main__.AuditEvent" and found["tracked"] is False
     assert _path_text(found["why"])[:3] == ["module __main__", ".audit", ".pending"]
     assert found["why"]["edges"][-1]["to_kind"] == "__main__.AuditEvent"
+    # the oldest the GC knows of: near the start of the list, as the live lookup finds it
+    index = int(found["why"]["edges"][-1]["label"].strip("[]"))
+    assert index < 0.1 * first["count_after"], (index, first["count_after"])
     # and the heap by type, from the dump
     from leakscope.client import dumps
     from leakscope.client.analysis.heapgraph import HeapGraph

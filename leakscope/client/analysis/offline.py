@@ -47,7 +47,8 @@ def matching_kinds(graph: HeapGraph, cls: str) -> list[int]:
 
 
 def one_object(graph: HeapGraph, cls: str, why: bool = True) -> ObjectInfo | None:
-    """One object of class ``cls`` in the dump (the first the walk met), with its path."""
+    """One object of class ``cls`` in the dump, with its path: the first the walk met, which
+    is the oldest as far as the GC knows (a dump lists the oldest generation first)."""
     np, _ = require()
     kinds = matching_kinds(graph, cls)
     if not kinds:
@@ -63,5 +64,6 @@ def one_object(graph: HeapGraph, cls: str, why: bool = True) -> ObjectInfo | Non
         repr=graph.describe(node),
         why=graph.path(node) if why else None,
         tracked=False,
-        note=f"from a dump: {len(nodes):,} objects of that class, no ages",
+        note=f"from a dump: {len(nodes):,} objects of that class, no ages (shown oldest GC "
+        "generation first)",
     )

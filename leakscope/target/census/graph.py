@@ -74,7 +74,7 @@ import zlib
 from array import array
 from collections import deque
 from collections.abc import Generator, Iterator
-from itertools import chain, repeat
+from itertools import chain, repeat, takewhile
 from operator import getitem, is_, mul
 from typing import Any
 
@@ -186,6 +186,11 @@ class GraphDump:
         # The young generations now: what is young at the end of the walk and was not
         # here now was made while the walk ran (see `_late`).
         self._young_ids = {id(obj) for gen in (0, 1) for obj in gc.get_objects(gen)}
+        # The snapshot lists the youngest generation first; the walk takes the oldest first,
+        # so that a dump lists the objects of a class oldest first, as far as the GC knows.
+        self._young_first = sum(
+            1 for _ in takewhile(self._young_ids.__contains__, map(id, tracked))
+        )
         self.max_objects = max_objects
         self.value_chars = value_chars
         self._slice = slice(0, value_chars)
@@ -400,10 +405,12 @@ class GraphDump:
         del extra
         self._emit_found(found)
         del found
-        for start in range(0, len(tracked), CHUNK):
-            self._batch(tracked[start : start + CHUNK])
-            pacer.tick()
-            yield
+        young = self._young_first
+        for low, high in ((young, len(tracked)), (0, young)):
+            for start in range(low, high, CHUNK):
+                self._batch(tracked[start : min(start + CHUNK, high)])
+                pacer.tick()
+                yield
         del tracked[:]
         yield from self._walk_containers()
         # The program went on meanwhile: objects it made since the snapshot are not in it,
