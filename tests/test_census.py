@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import os
@@ -135,6 +136,22 @@ def test_walk_does_not_create_instance_dicts():
         # to: the check does see that (3.13 keeps the values inline and shows none).
         fresh[0].__dict__  # noqa: B018
         assert dicts_inside() == 1
+
+
+def test_retention_path_does_not_call_a_c_types_inner_dict_its___dict__():
+    # An lru_cache keeps its cache in a dict, beside its own __dict__: neither can be told
+    # apart by name, so neither is called ".__dict__".
+    @functools.cache
+    def fetch(key):
+        return CensusLeaf()
+
+    OWNERS[:] = [fetch]
+    try:
+        path = retention_path(fetch(1))
+    finally:
+        OWNERS.clear()
+    labels = [e["label"] for e in path["edges"]]
+    assert labels == [".OWNERS", "[0]", ".?", "[1]"], labels
 
 
 def test_retention_path_names_holder_and_labels():

@@ -719,9 +719,11 @@ class GraphDump:
         for text, referent in named:
             label_of.setdefault(id(referent), text)
         if _HIDDEN_DICT_OFFSET is not None:
-            for referent in refs:
-                if id(referent) not in label_of and type(referent) is dict:
-                    label_of[id(referent)] = ".__dict__"
+            # The one dict no name gives is the instance's own __dict__; of several (a C
+            # type's, such as an lru_cache's cache and its __dict__), none can be told.
+            unnamed = [r for r in refs if id(r) not in label_of and type(r) is dict]
+            if len(unnamed) == 1:
+                label_of[id(unnamed[0])] = ".__dict__"
         texts = [label_of.get(id(r), ".?") for r in refs]
         del named, label_of
         names: list[str] = []

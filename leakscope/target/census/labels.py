@@ -281,9 +281,12 @@ class Labeller:
         if left and fields is None:
             self._instance_edges(obj, cls, left, found)
         if left and (fields is _TYPE_FIELDS or _FLAGS.__get__(cls) & _HEAPTYPE):
-            # The dict a class or an instance refers to that no name gives is its own __dict__.
-            for value in [v for v in left.values() if type(v) is dict]:
-                found(".__dict__", value)
+            # The dict a class or an instance refers to that no name gives is its own __dict__;
+            # of several (a C type's, such as an lru_cache's cache and its __dict__), none can
+            # be told.
+            unnamed = [v for v in left.values() if type(v) is dict]
+            if len(unnamed) == 1 and sum(type(r) is dict for r in _referents(obj)) == 1:
+                found(".__dict__", unnamed[0])
         for value in left.values():
             out.append((".?", value))
         return out
