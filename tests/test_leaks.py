@@ -297,6 +297,9 @@ def test_oldest_and_all_find_an_untracked_class(target_factory) -> None:
     assert table.returncode == 0 and "leakscope track" in table.stderr
     unknown = run_cli("oldest", "NoSuchClassAnywhere", "--pid", str(target.pid))
     assert unknown.returncode == 11
+    for command in ("oldest", "track"):  # close names of untracked classes are suggested
+        typo = run_cli(command, "AuditEvnt", "--pid", str(target.pid))
+        assert typo.returncode == 11 and "did you mean AuditEvent" in typo.stderr, typo.stderr
 
 
 def test_track_and_untrack_a_running_class(target_factory) -> None:

@@ -159,8 +159,11 @@ def _objects_of(class_name: str, most: int) -> tuple[list[tuple[object, float | 
         try:
             cls = resolve_type(class_name)
         except Refused as exc:
+            if exc.code == "unknown-class" and refused.extra.get("suggestions"):
+                raise refused from None  # close names among the tracked classes first
             if exc.code == "unknown-class":
-                raise refused from None
+                close = exc.extra.get("suggestions")
+                raise _unknown_class(class_name, close if isinstance(close, list) else []) from None
             raise
     found, total = _untracked_objects(cls, most)
     short = describe.qualified_name(cls)

@@ -11,6 +11,7 @@ type itself.
 from __future__ import annotations
 
 import builtins
+import difflib
 import types
 
 from leakscope.target import Refused
@@ -97,7 +98,13 @@ def resolve_type(wanted: str) -> type:
     if len(loose) == 1:
         return loose[0]
     if not loose:
-        raise Refused("unknown-class", f"no type named {wanted!r} in this process")
+        kinds = {type_kind(cls) for cls in candidates}
+        kinds |= {kind.rsplit(".", 1)[-1] for kind in kinds}
+        close = difflib.get_close_matches(wanted, sorted(kinds), n=3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise Refused(
+            "unknown-class", f"no type named {wanted!r} in this process{hint}", suggestions=close
+        )
     names = ", ".join(sorted({type_kind(cls) for cls in loose})[:5])
     raise Refused(
         "bad-argument", f"type name {wanted!r} is ambiguous ({len(loose)} types): {names}"
