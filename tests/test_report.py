@@ -250,6 +250,7 @@ def test_default_name_stdout_and_open(leaky, tmp_path):
     assert result.returncode == 0, result.stderr
     made = list(tmp_path.glob(f"leakscope-report-{leaky.pid}-*.html"))
     assert len(made) == 1 and made[0].name in result.stdout
+    assert "data collected in" in result.stdout and "page written in" in result.stdout
     # -o -: the page on standard output, nothing else.
     result = run_cli("report", "--pid", str(leaky.pid), "--no-heap", "-o", "-")
     assert result.returncode == 0, result.stderr

@@ -131,7 +131,8 @@ def report(
         return
     click.echo(
         f"report of pid {contents.snapshot.pid} written to {output} "
-        f"({size / 1024 / 1024:.1f} MiB, made in {render_s:.2f} s)"
+        f"({size / 1024 / 1024:.1f} MiB; data collected in {contents.collect_s or 0.0:.2f} s, "
+        f"page written in {render_s:.2f} s)"
     )
 
 
