@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import gc
 import json
@@ -9,6 +10,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -464,3 +467,39 @@ def test_materialised_instance_dicts_are_counted():
         vars(obj)
     after = dicts()
     assert 990 <= after - before <= 1_010, (before, after)
+
+
+class _Made:
+    def __init__(self) -> None:
+        self.headers = {"a": "b"}
+
+
+def test_a_dump_holds_nothing_of_what_the_program_made_meanwhile() -> None:
+    # A thread keeps five recent objects and drops the rest while a dump walks; the dump
+    # walks those made meanwhile too, and must hold none of them afterwards, not even in
+    # a garbage cycle (its list of young objects once listed itself).
+    from leakscope.target.census.graph import GraphDump
+
+    recent: collections.deque[_Made] = collections.deque(maxlen=5)
+    stop = threading.Event()
+
+    def make() -> None:
+        while not stop.is_set():
+            recent.append(_Made())
+            time.sleep(0.001)
+
+    maker = threading.Thread(target=make, daemon=True)
+    maker.start()
+    try:
+        time.sleep(0.1)
+        dump = GraphDump(10_000_000)
+        dump.start()
+        while not (answer := dump.next_chunk()).get("done"):
+            pass
+        dump.close()
+        del dump, answer
+    finally:
+        stop.set()
+        maker.join()
+    alive = sum(type(obj) is _Made for obj in gc.get_objects())
+    assert alive == len(recent) == 5, alive

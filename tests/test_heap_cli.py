@@ -97,7 +97,8 @@ def test_heap_table_and_growth_between_censuses(heapy):
 def test_unknown_backend_or_type_is_one_line(heapy):
     result = run_cli("heap", "--pid", str(heapy.pid), "--by-via", "NoSuchType")
     assert result.returncode == ExitCode.UNKNOWN_CLASS, result.stderr
-    assert result.stderr == "leakscope: no type named 'NoSuchType' in this process\n"
+    assert result.stderr.startswith("leakscope: no type named 'NoSuchType' in this process")
+    assert result.stderr.count("\n") == 1
     assert result.stdout == ""
     result = run_cli("heap", "--pid", str(heapy.pid), "--backend", "nope")
     assert result.returncode == ExitCode.USAGE, result.stderr

@@ -176,6 +176,6 @@ def test_history_unknown_class(target_factory):
 
 def test_snapshot_unwritable_path(heapy):
     result = run_cli("snapshot", "--pid", str(heapy.pid), "-o", "/proc/nope/x.json")
-    assert result.returncode == ExitCode.USAGE
+    assert result.returncode == ExitCode.CANNOT_WRITE
     assert result.stderr.count("\n") == 1
     assert not Path("/proc/nope/x.json").exists()
