@@ -490,9 +490,13 @@ def test_a_dump_holds_nothing_of_what_the_program_made_meanwhile() -> None:
 
     maker = threading.Thread(target=make, daemon=True)
     maker.start()
+    thresholds = gc.get_threshold()
     try:
+        GraphDump(10_000_000).close()  # abandoned at once: the collector as it was
+        assert gc.get_threshold() == thresholds
         time.sleep(0.1)
         dump = GraphDump(10_000_000)
+        assert gc.get_threshold() != thresholds  # the older generations wait
         dump.start()
         while not (answer := dump.next_chunk()).get("done"):
             pass
@@ -503,3 +507,4 @@ def test_a_dump_holds_nothing_of_what_the_program_made_meanwhile() -> None:
         maker.join()
     alive = sum(type(obj) is _Made for obj in gc.get_objects())
     assert alive == len(recent) == 5, alive
+    assert gc.get_threshold() == thresholds

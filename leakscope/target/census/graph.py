@@ -58,6 +58,13 @@ compressed and base64 forms while they are sent) and, while a group of container
 ~16 bytes per item of the group (at most `BIG_CONTAINER` items, or one longer list copied in
 slices). No container is copied per object: thousands of lists alive at once would drive the
 host's collector into full collections.
+
+The program goes on while the walk runs. What it makes meanwhile is not in the snapshot;
+so that it stays findable, the collector's older generations are not collected until the
+walk has listed what is young (their threshold is raised, then put back; the youngest
+generation is collected as usual), and the objects made meanwhile are walked last (less
+the dump's own). Without them a structure replaced as fast as it grows (a linked list's
+head) would look held by C code.
 """
 
 from __future__ import annotations
@@ -97,6 +104,9 @@ from leakscope.target.census.walk import (
 NAME, INDEX, KEY, VALUE, MEMBER = 0, 1, 2, 3, 4
 SHIFT = 29
 ARG_MASK = (1 << SHIFT) - 1
+#: The collector's second threshold while a dump walks: no collection of the older
+#: generations, so that what the program makes meanwhile stays young (see `GraphDump._late`).
+HOLD_OLDER = 1 << 30
 #: Packed bytes (before compression) a chunk aims at.
 CHUNK_BYTES = 1 << 19
 #: Seconds a suspended dump waits for its next call before the service drops it.
@@ -186,6 +196,10 @@ class GraphDump:
         # The young generations now: what is young at the end of the walk and was not
         # here now was made while the walk ran (see `_late`).
         self._young_ids = {id(obj) for gen in (0, 1) for obj in gc.get_objects(gen)}
+        # ... and they stay there while the walk runs: the collector's older generations
+        # wait (the program's own collections of the youngest go on), until `_late`.
+        self._threshold: tuple[int, ...] | None = gc.get_threshold()
+        gc.set_threshold(self._threshold[0], HOLD_OLDER, *self._threshold[2:])
         # The snapshot lists the youngest generation first; the walk takes the oldest first,
         # so that a dump lists the objects of a class oldest first, as far as the GC knows.
         self._young_first = sum(
@@ -279,8 +293,15 @@ class GraphDump:
         self.seq += 1
         return answer
 
+    def _restore_threshold(self) -> None:
+        """The collector's thresholds as they were, unless the program set its own since."""
+        saved, self._threshold = self._threshold, None
+        if saved is not None and gc.get_threshold()[1] == HOLD_OLDER:
+            gc.set_threshold(*saved)
+
     def close(self) -> None:
         """Stop the walk and drop everything it holds."""
+        self._restore_threshold()
         self._stop.set()
         self._finished = True
         thread = self._thread
@@ -435,9 +456,9 @@ class GraphDump:
             yield
 
     def _late(self) -> list:
-        """The GC-tracked objects made since the snapshot that are still in the young
-        generations (one moved to the oldest while the walk ran is missed), less the
-        dump's own: this walk, the agent's objects, and what only they lead to.
+        """The GC-tracked objects made since the snapshot, which are still in the young
+        generations (the older ones were not collected meanwhile), less the dump's own:
+        this walk, the agent's objects, and what only they lead to.
 
         No comprehension here: on 3.11 one that reads a local makes it a cell, a young
         object that would join the list and hold it in a cycle."""
@@ -447,7 +468,7 @@ class GraphDump:
             objects = gc.get_objects(gen)
             late += compress(objects, map(not_, map(young.__contains__, map(id, objects))))
             del objects
-            self.pacer.tick()
+        self._restore_threshold()
         self._young_ids = set()
         by_id = dict(zip(map(id, late), late, strict=True))
         ours = {id(late), id(by_id)}
