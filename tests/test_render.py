@@ -485,3 +485,18 @@ def test_text_pieces() -> None:
     ]
     assert sparkline([]) == "" and sparkline([5, 5]) == "▁▁"
     assert sparkline([0, 7, 14]) == "▁▄█" and len(sparkline(list(range(100)))) == 24
+
+
+def test_leaks_header_and_holder_read_as_a_sentence() -> None:
+    from leakscope.client.reports import LeakHolder, LeaksReport, LeakSuspect
+    from leakscope.render.retained import print_leaks
+
+    path = RetentionPath(True, "module app", (PathEdge("module app", ".CACHE", "dict"),))
+    holder = LeakHolder("dict", 1, path, 26_000, 1, 0.99, "<dict of 3 items>")
+    suspect = LeakSuspect("app.Page", 511, 796, 4096, 4_400_000, holder, (), "a finding")
+    out = console()
+    print_leaks(LeaksReport(4242, 6.434, (suspect,)), out)
+    text = out.export_text()
+    assert "Leak suspects in pid 4242 over 6.4 s" in text
+    assert "retains 25.4 KiB in 1 object; holds 99% of the new ones" in text
+    assert "held by: dict at module app → .CACHE" in text

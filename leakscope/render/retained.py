@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 
-from leakscope.client.analysis.suspects import path_text
+from leakscope.client.analysis.suspects import path_text, seconds_text
 from leakscope.client.reports import LeaksReport, RetainedReport
 from leakscope.render.console import Table, new_console
 from leakscope.render.paths import legend
@@ -61,7 +61,7 @@ def print_leaks(report: LeaksReport, console: Console | None = None) -> None:
     """The suspects, each with its finding, holder, path and creation sites."""
     console = console or new_console()
     console.print(
-        f"[bold]Leak suspects in pid {report.pid}[/] over {report.interval_s:g} s "
+        f"[bold]Leak suspects in pid {report.pid}[/] over {seconds_text(report.interval_s)} s "
         "(new objects that only a suspect keeps alive count in it)"
     )
     if report.note:
@@ -84,7 +84,8 @@ def print_leaks(report: LeaksReport, console: Console | None = None) -> None:
             )
             console.print(
                 f"            retains {size(holder.retained_size)} in "
-                f"{holder.retained_count:,} objects; holds {holder.share:.0%} of the new ones"
+                f"{holder.retained_count:,} object{'' if holder.retained_count == 1 else 's'}; "
+                f"holds {holder.share:.0%} of the new ones"
             )
         for site in suspect.sites[:5]:
             where = f"{site.function}() " if site.function else ""
