@@ -97,8 +97,8 @@ from leakscope.target.census.walk import (
     Pacer,
     _hidden_dicts,
     _sort_found,
-    frame_locals,
     module_spaces,
+    stack_locals,
 )
 
 NAME, INDEX, KEY, VALUE, MEMBER = 0, 1, 2, 3, 4
@@ -902,27 +902,8 @@ def _roots() -> tuple[dict[str, Any], list]:
     del spaces
     threads: list[dict[str, Any]] = []
     values: list = []
-    names: dict[int, str] = {}
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        for thread in threading.enumerate():
-            if thread.ident is not None:
-                names[thread.ident] = thread.name
-    import _thread
-
-    me = _thread.get_ident()
-    for ident, top in sys._current_frames().items():
-        name = names.get(ident, f"thread {ident}")
-        if ident == me or name.startswith("leakscope"):
-            continue
-        frame: types.FrameType | None = top
-        depth = 0
-        while frame is not None and depth < MAX_FRAMES:
-            code = frame.f_code
-            where = f"thread stack {name} frame {code.co_name}() line {frame.f_lineno}"
-            local_items = frame_locals(frame, module_ids)[:MAX_LOCALS]
-            threads.append({"root": where, "locals": [[str(k), id(v)] for k, v in local_items]})
-            values.extend(v for _, v in local_items)
-            frame = frame.f_back
-            depth += 1
+    for where, local_items in stack_locals(module_ids, skip_leakscope=True, max_frames=MAX_FRAMES):
+        del local_items[MAX_LOCALS:]
+        threads.append({"root": where, "locals": [[str(k), id(v)] for k, v in local_items]})
+        values.extend(v for _, v in local_items)
     return {"modules": modules, "threads": threads}, values

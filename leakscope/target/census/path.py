@@ -32,7 +32,7 @@ from typing import Any
 
 from leakscope.target.census.kinds import type_kind
 from leakscope.target.census.labels import Labeller
-from leakscope.target.census.walk import CHUNK, CODE_FIELDS, Pacer, frame_locals, module_spaces
+from leakscope.target.census.walk import CHUNK, CODE_FIELDS, Pacer, module_spaces, stack_locals
 
 _REF_CALL = weakref.ref.__call__
 
@@ -158,31 +158,16 @@ def _module_roots() -> tuple[list, dict[int, str]]:
 
 def _thread_roots() -> tuple[list, dict[int, str], dict[int, str]]:
     """Local values of the other threads' frames: (values, root names, edge labels)."""
-    threading = sys.modules.get("threading")
-    thread_names: dict[int, str] = {}
-    if threading is not None:
-        for thread in threading.enumerate():
-            if thread.ident is not None:
-                thread_names[thread.ident] = thread.name
-    me = _current_ident()
     module_ids = {id(space) for _, space in module_spaces()}
     values: list = []
     roots: dict[int, str] = {}
     labels: dict[int, str] = {}
-    for ident, top in sys._current_frames().items():
-        if ident == me:
-            continue
-        frame: types.FrameType | None = top
-        thread = thread_names.get(ident, f"thread {ident}")
-        while frame is not None:
-            code = frame.f_code
-            where = f"thread stack {thread} frame {code.co_name}() line {frame.f_lineno}"
-            for name, value in frame_locals(frame, module_ids):
-                if id(value) not in roots:
-                    values.append(value)
-                    roots[id(value)] = where
-                    labels[id(value)] = f"local {name}"
-            frame = frame.f_back
+    for where, local_items in stack_locals(module_ids, skip_leakscope=False):
+        for name, value in local_items:
+            if id(value) not in roots:
+                values.append(value)
+                roots[id(value)] = where
+                labels[id(value)] = f"local {name}"
     return values, roots, labels
 
 
@@ -197,12 +182,6 @@ def _global_name(space: dict, value: object) -> str | None:
         if held is value and type(key) is str and key.isidentifier():
             return f".{key}"
     return None
-
-
-def _current_ident() -> int:
-    import _thread
-
-    return _thread.get_ident()
 
 
 def _identity(wanted: object) -> Callable[[object], bool]:

@@ -92,6 +92,34 @@ def frame_locals(frame: types.FrameType, module_ids: set[int]) -> list[tuple[Any
         return []
 
 
+def stack_locals(
+    module_ids: set[int], skip_leakscope: bool, max_frames: int | None = None
+) -> Iterator[tuple[str, list[tuple[Any, Any]]]]:
+    """The frames of the other threads (not the calling one; with ``skip_leakscope``, not
+    leakscope's own threads either), innermost first, at most ``max_frames`` a thread: each
+    as its root's name (``thread stack T frame f() line N``) and its `frame_locals`."""
+    import _thread
+
+    names: dict[int, str] = {}
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        for thread in threading.enumerate():
+            if thread.ident is not None:
+                names[thread.ident] = thread.name
+    me = _thread.get_ident()
+    for ident, top in sys._current_frames().items():
+        name = names.get(ident, f"thread {ident}")
+        if ident == me or (skip_leakscope and name.startswith("leakscope")):
+            continue
+        frame: types.FrameType | None = top
+        depth = 0
+        while frame is not None and (max_frames is None or depth < max_frames):
+            where = f"thread stack {name} frame {frame.f_code.co_name}() line {frame.f_lineno}"
+            yield where, frame_locals(frame, module_ids)
+            frame = frame.f_back
+            depth += 1
+
+
 class Pacer:
     """Gives the GIL away between chunks and remembers the longest stretch without a break."""
 
