@@ -9,8 +9,10 @@ error in the agent.
 
 from __future__ import annotations
 
+import difflib
 import reprlib
 import time
+from collections.abc import Iterable
 from typing import Any
 
 MAX_REPR = 300
@@ -27,6 +29,13 @@ def qualified_name(cls: type) -> str:
     module = getattr(cls, "__module__", None) or "?"
     name = str(getattr(cls, "__qualname__", None) or getattr(cls, "__name__", "?"))
     return name if module == "builtins" else f"{module}.{name}"
+
+
+def close_names(name: str, known: Iterable[str]) -> list[str]:
+    """Up to three known class names (short or dotted) that look like *name*."""
+    names = set(known)
+    names |= {n.rsplit(".", 1)[-1] for n in names}
+    return difflib.get_close_matches(name, sorted(names), n=3)
 
 
 def safe_repr(obj: object) -> str:

@@ -22,7 +22,6 @@ reachable.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import gc
 import inspect
@@ -118,15 +117,8 @@ def _matches(cls: type, names: frozenset[str]) -> bool:
     return False
 
 
-def _close_names(name: str, known: Iterable[str]) -> list[str]:
-    """Up to three known class names (short or dotted) that look like *name*."""
-    names = set(known)
-    names |= {n.rsplit(".", 1)[-1] for n in names}
-    return difflib.get_close_matches(name, sorted(names), n=3)
-
-
 def _unknown_class(name: str, known: Iterable[str]) -> Refused:
-    suggestions = _close_names(name, known)
+    suggestions = describe.close_names(name, known)
     hint = f"; did you mean {', '.join(suggestions)}?" if suggestions else ""
     return Refused(
         "unknown-class", f"no live objects of class {name!r}{hint}", suggestions=suggestions

@@ -11,10 +11,10 @@ type itself.
 from __future__ import annotations
 
 import builtins
-import difflib
 import types
 
 from leakscope.target import Refused
+from leakscope.target.describe import close_names
 
 _BUILTIN_ALIASES: dict[type, str] | None = None
 
@@ -98,9 +98,7 @@ def resolve_type(wanted: str) -> type:
     if len(loose) == 1:
         return loose[0]
     if not loose:
-        kinds = {type_kind(cls) for cls in candidates}
-        kinds |= {kind.rsplit(".", 1)[-1] for kind in kinds}
-        close = difflib.get_close_matches(wanted, sorted(kinds), n=3)
+        close = close_names(wanted, map(type_kind, candidates))
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise Refused(
             "unknown-class", f"no type named {wanted!r} in this process{hint}", suggestions=close
